@@ -1,0 +1,10 @@
+"""boostfocal: focal loss as a training objective for XGBoost and LightGBM.
+
+Importing this package compiles nothing: the Numba kernels compile on first use and are cached on
+disk. The boosters are imported only by the adapters that need them.
+"""
+
+from .loss import FocalLoss, balanced_alpha
+
+__all__ = ["FocalLoss", "balanced_alpha", "__version__"]
+__version__ = "0.1.0"

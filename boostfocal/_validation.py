@@ -1,0 +1,146 @@
+"""Input checks shared by the losses and the adapters.
+
+Every check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind, bad value)
+with a message that names the argument. None of them modifies its input; conversions copy only
+what they must (labels and weights, never the raw predictions unless their dtype is not float).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+HESSIAN_POLICIES = ("exact", "psd", "floor")
+
+
+def check_gamma(gamma) -> float:
+    if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, numbers.Real):
+        raise TypeError(f"gamma must be a real number, got {type(gamma).__name__}")
+    gamma = float(gamma)
+    if not np.isfinite(gamma):
+        raise ValueError(f"gamma must be finite, got {gamma}")
+    if gamma < 0.0:
+        raise ValueError(f"gamma must be >= 0, got {gamma}")
+    return gamma
+
+
+def check_hessian_policy(hessian) -> str:
+    if not isinstance(hessian, str):
+        raise TypeError(f"hessian must be one of {HESSIAN_POLICIES}, got {hessian!r}")
+    if hessian not in HESSIAN_POLICIES:
+        raise ValueError(f"unknown hessian policy {hessian!r}; choose one of {HESSIAN_POLICIES}")
+    return hessian
+
+
+def check_hessian_floor(hessian_floor) -> float:
+    if isinstance(hessian_floor, (bool, np.bool_)) or not isinstance(hessian_floor, numbers.Real):
+        raise TypeError(f"hessian_floor must be a real number, got {type(hessian_floor).__name__}")
+    hessian_floor = float(hessian_floor)
+    if not (np.isfinite(hessian_floor) and hessian_floor > 0.0):
+        raise ValueError(f"hessian_floor must be finite and > 0, got {hessian_floor}")
+    return hessian_floor
+
+
+def check_alpha_vector(alpha, name: str = "alpha") -> np.ndarray:
+    """A 1-D float64 copy of non-negative, finite class weights, not all zero."""
+    if isinstance(alpha, (str, bytes)):
+        raise ValueError(f"{name} must be None, 'balanced' or a sequence of class weights, got {alpha!r}")
+    try:
+        values = np.array(alpha, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a sequence of real class weights: {error}") from None
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one weight per class), got shape {values.shape}")
+    if values.shape[0] == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} must be finite, got {values}")
+    if np.any(values < 0.0):
+        raise ValueError(f"{name} must be non-negative, got {values}")
+    if not np.any(values > 0.0):
+        raise ValueError(f"{name} must not be all zero")
+    values.setflags(write=False)
+    return values
+
+
+def check_raw_prediction(raw_prediction, *, ndim: int = 2) -> np.ndarray:
+    """The raw predictions as a float32/float64 array of ``ndim`` dimensions, in any memory layout.
+
+    Finiteness is checked by the kernels, in their single pass over the data.
+    """
+    if hasattr(raw_prediction, "__cuda_array_interface__") and hasattr(raw_prediction, "get"):
+        raw_prediction = raw_prediction.get()  # CuPy: the kernels run on the host
+    array = np.asarray(raw_prediction)
+    if array.dtype.kind not in "fiub" or array.dtype.kind == "b":
+        raise TypeError(f"raw_prediction must be numeric (float), got dtype {array.dtype}")
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float64)
+    if array.ndim != ndim:
+        raise ValueError(f"raw_prediction must be {ndim}-D, got shape {array.shape}")
+    return array
+
+
+def check_labels(y_true, n_samples: int, n_classes: int) -> np.ndarray:
+    """Integer class labels in [0, n_classes) as a fresh int64 array of length n_samples."""
+    if hasattr(y_true, "__cuda_array_interface__") and hasattr(y_true, "get"):
+        y_true = y_true.get()
+    labels = np.asarray(y_true)
+    if labels.dtype.kind not in "fiu":
+        raise TypeError(f"y_true must hold integer class labels, got dtype {labels.dtype}")
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(f"y_true must be 1-D, got shape {labels.shape}")
+    if labels.shape[0] != n_samples:
+        raise ValueError(
+            f"y_true has {labels.shape[0]} labels but raw_prediction has {n_samples} rows"
+        )
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)):
+            raise ValueError("y_true contains NaN or inf")
+        if np.any(labels != np.floor(labels)):
+            raise ValueError("y_true must hold integer class labels, found non-integer values")
+    if n_samples:
+        low, high = labels.min(), labels.max()
+        if low < 0 or high >= n_classes:
+            raise ValueError(
+                f"y_true must lie in [0, {n_classes}) for {n_classes} classes, "
+                f"found labels from {low:g} to {high:g}"
+            )
+    return labels.astype(np.int64)
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    """Non-negative finite weights as a float64 array; an empty array stands for all ones."""
+    if sample_weight is None:
+        return np.empty(0, dtype=np.float64)
+    if hasattr(sample_weight, "__cuda_array_interface__") and hasattr(sample_weight, "get"):
+        sample_weight = sample_weight.get()
+    weights = np.asarray(sample_weight)
+    if weights.dtype.kind not in "fiu":
+        raise TypeError(f"sample_weight must be numeric, got dtype {weights.dtype}")
+    if weights.ndim != 1:
+        raise ValueError(f"sample_weight must be 1-D, got shape {weights.shape}")
+    if weights.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {weights.shape[0]} entries but there are {n_samples} samples"
+        )
+    weights = weights.astype(np.float64)
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("sample_weight contains NaN or inf")
+    if np.any(weights < 0.0):
+        raise ValueError("sample_weight must be non-negative")
+    return weights
+
+
+def check_output_dtype(dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def raise_for_bad_row(bad_row: int) -> None:
+    if bad_row >= 0:
+        raise ValueError(f"raw_prediction contains NaN or inf (first seen in row {bad_row})")

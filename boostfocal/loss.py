@@ -1,0 +1,252 @@
+"""The multiclass focal loss object: parameters, validation, and calls into the Numba kernels."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _validation as check
+from ._booster_methods import BoosterMethods
+
+AlphaSpec = Union[None, str, Sequence[float], np.ndarray]
+
+_POLICY_CODES = {"exact": 0, "psd": 1, "floor": 2}
+
+
+def balanced_alpha(y_true, n_classes: int, sample_weight=None) -> np.ndarray:
+    """Per-class weights inversely proportional to the (sample-weighted) class totals.
+
+    alpha_k = W / (K_present * W_k), with W_k the total sample weight of class k, W = sum_k W_k and
+    K_present the number of classes with W_k > 0 (scikit-learn's ``class_weight="balanced"`` when
+    all weights are 1). A class absent from ``y_true`` gets the largest alpha of the present ones.
+    """
+    labels = np.asarray(y_true)
+    labels = check.check_labels(labels, labels.shape[0] if labels.ndim else -1, n_classes)
+    weights = check.check_sample_weight(sample_weight, labels.shape[0])
+    totals = np.bincount(labels, weights=weights if weights.size else None, minlength=n_classes)
+    return _balanced_from_totals(totals.astype(np.float64))
+
+
+def _balanced_from_totals(totals: np.ndarray) -> np.ndarray:
+    present = totals > 0.0
+    if not np.any(present):
+        raise ValueError("alpha='balanced' needs training labels with positive total weight")
+    alpha = np.empty_like(totals)
+    alpha[present] = totals.sum() / (present.sum() * totals[present])
+    alpha[~present] = alpha[present].max()
+    return alpha
+
+
+class FocalLoss(BoosterMethods):
+    r"""Multiclass alpha-balanced focal loss on softmax probabilities (Lin et al., 2017).
+
+    For raw predictions (margins) z of shape (n_samples, n_classes), p = softmax(z), integer
+    labels t and sample weights w::
+
+        L_i = -w_i * alpha[t_i] * (1 - p_{i,t_i})**gamma * log p_{i,t_i}
+
+    Inputs are raw margins, never probabilities. gamma = 0 with alpha = None is softmax
+    cross-entropy.
+
+    Parameters
+    ----------
+    gamma : float >= 0
+        Focusing parameter; non-integers are fine.
+    alpha : None, sequence of n_classes non-negative floats, or "balanced"
+        Per-class weights alpha_k. ``"balanced"`` is a request, not a value: it is turned into
+        alpha_k = W / (K_present * W_k) from the TRAINING labels (W_k: total sample weight of class k)
+        by :meth:`resolve_alpha`, which the scikit-learn estimators, the command line and the Dask
+        helpers call on their training data before the first round. Until then every computation
+        raises, so that no evaluation set can ever set it.
+    hessian : {"psd", "exact", "floor"}
+        Which diagonal of the Hessian (over classes, w.r.t. the raw predictions) to return.
+        Write L = alpha_t psi(s) with s = log p_t, psi(s) = -(1-e^s)^gamma s. Then::
+
+            H = alpha_t [psi''(s) (e_t - p)(e_t - p)^T + (-psi'(s)) (diag(p) - p p^T)]
+
+        and -psi' > 0, so the second term is positive semidefinite.
+
+        * ``"exact"``: the true diagonal; it is negative for the true class once p_t is small
+          (below about 0.06 at gamma = 2), which boosters cannot use.
+        * ``"psd"`` (default): psi'' replaced by max(psi'', 0); the diagonal of a positive
+          semidefinite matrix, equal to the exact one wherever psi'' >= 0 and at gamma = 0.
+        * ``"floor"``: max(exact, hessian_floor).
+
+        Both positive policies are raised to at least ``hessian_floor`` before the weights are
+        applied.
+    hessian_floor : float > 0
+        Lower bound of the positive Hessian policies (XGBoost's own softmax uses 1e-16).
+    """
+
+    def __init__(
+        self,
+        gamma: float = 2.0,
+        alpha: AlphaSpec = None,
+        *,
+        hessian: str = "psd",
+        hessian_floor: float = 1e-16,
+    ) -> None:
+        self.gamma = check.check_gamma(gamma)
+        if alpha is None or (isinstance(alpha, str) and alpha == "balanced"):
+            self.alpha = alpha
+        else:
+            self.alpha = check.check_alpha_vector(alpha)
+        self.hessian = check.check_hessian_policy(hessian)
+        self.hessian_floor = check.check_hessian_floor(hessian_floor)
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def alpha_is_resolved(self) -> bool:
+        """False only for an alpha="balanced" that has not been resolved from training labels."""
+        return not isinstance(self.alpha, str)
+
+    def resolve_alpha(self, y_true, sample_weight=None, n_classes: Optional[int] = None) -> "FocalLoss":
+        """A copy with ``alpha="balanced"`` replaced by weights from these TRAINING labels.
+
+        Any other alpha is kept, so calling this is always safe. ``n_classes`` defaults to the
+        length of a vector alpha, else to max(y_true) + 1.
+        """
+        if self.alpha_is_resolved:
+            return self.copy()
+        labels = np.asarray(y_true)
+        if n_classes is None:
+            n_classes = int(labels.max()) + 1 if labels.size else 0
+        return self.copy(alpha=balanced_alpha(labels, int(n_classes), sample_weight))
+
+    def copy(self, **changes) -> "FocalLoss":
+        """A new loss with the same parameters, except those given as keyword arguments."""
+        params = self.get_params()
+        params.update(changes)
+        return type(self)(**params)
+
+    def get_params(self) -> dict:
+        alpha = self.alpha if not isinstance(self.alpha, np.ndarray) else self.alpha.tolist()
+        return {
+            "gamma": self.gamma,
+            "alpha": alpha,
+            "hessian": self.hessian,
+            "hessian_floor": self.hessian_floor,
+        }
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{key}={value!r}" for key, value in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self.get_params() == other.get_params()
+
+    __hash__ = None  # mutable-looking parameters: equality by value, no hashing
+
+    # ------------------------------------------------------------------ computations
+    def _alpha_vector(self, n_classes: int) -> np.ndarray:
+        if self.alpha is None:
+            return np.ones(n_classes)
+        if isinstance(self.alpha, str):
+            raise ValueError(
+                "alpha='balanced' has not been resolved from training labels yet: call "
+                "loss = loss.resolve_alpha(y_train) first (the scikit-learn estimators do this)"
+            )
+        if self.alpha.shape[0] != n_classes:
+            raise ValueError(
+                f"alpha has {self.alpha.shape[0]} entries but raw_prediction has {n_classes} "
+                "columns (classes)"
+            )
+        return self.alpha
+
+    def _prepare(self, y_true, raw_prediction, sample_weight):
+        raw = check.check_raw_prediction(raw_prediction)
+        n_samples, n_classes = raw.shape
+        if n_classes < 2:
+            raise ValueError(
+                f"raw_prediction has {n_classes} column(s); the multiclass FocalLoss needs one "
+                "column per class (>= 2). For one output per row use BinaryFocalLoss."
+            )
+        labels = check.check_labels(y_true, n_samples, n_classes)
+        weights = check.check_sample_weight(sample_weight, n_samples)
+        return labels, raw, self._alpha_vector(n_classes), weights
+
+    def _run(self, labels, raw, alpha, weights, loss_out, gradient_out, hessian_out) -> None:
+        from .kernels.multiclass import focal_loss_gradient_hessian
+
+        bad_row = focal_loss_gradient_hessian(
+            labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
+            self.hessian_floor, loss_out, gradient_out, hessian_out,
+        )
+        check.raise_for_bad_row(bad_row)
+
+    def loss(self, y_true, raw_prediction, sample_weight=None) -> np.ndarray:
+        """Per-sample weighted focal loss, float64 of shape (n_samples,)."""
+        labels, raw, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
+        n_samples, n_classes = raw.shape
+        loss_out = np.empty(n_samples, dtype=np.float64)
+        skip = np.empty((0, n_classes), dtype=raw.dtype)
+        self._run(labels, raw, alpha, weights, loss_out, skip, skip)
+        return loss_out
+
+    def mean_loss(self, y_true, raw_prediction, sample_weight=None) -> float:
+        """Weighted mean focal loss: sum_i L_i / sum_i w_i (the metric the adapters report)."""
+        per_sample = self.loss(y_true, raw_prediction, sample_weight)
+        total_weight = per_sample.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        if total_weight <= 0:
+            raise ValueError("the mean focal loss needs a positive total sample weight")
+        return float(np.sum(per_sample) / total_weight)
+
+    def gradient_hessian(
+        self, y_true, raw_prediction, sample_weight=None, *, order: str = "C", dtype=None
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Gradient and Hessian diagonal w.r.t. the raw predictions, each (n_samples, n_classes).
+
+        Both carry the factor w_i * alpha[t_i]. Their dtype is ``dtype`` (float32 or float64),
+        by default that of ``raw_prediction`` (other numeric inputs give float64); ``order``
+        ("C" or "F") picks their layout. The arithmetic is float64 either way.
+        """
+        labels, raw, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
+        out_dtype = check.check_output_dtype(raw.dtype if dtype is None else dtype)
+        gradient = np.empty(raw.shape, dtype=out_dtype, order=order)
+        hessian = np.empty(raw.shape, dtype=out_dtype, order=order)
+        self._run(labels, raw, alpha, weights, np.empty(0), gradient, hessian)
+        return gradient, hessian
+
+    def predict_proba(self, raw_prediction) -> np.ndarray:
+        """Softmax probabilities of the raw predictions, same shape and float dtype."""
+        from .kernels.multiclass import softmax
+
+        raw = check.check_raw_prediction(raw_prediction)
+        if not np.all(np.isfinite(raw)):
+            raise ValueError("raw_prediction contains NaN or inf")
+        out = np.empty(raw.shape, dtype=raw.dtype)
+        softmax(raw, out)
+        return out
+
+    def init_raw_prediction(self, y_true, sample_weight=None, n_classes: Optional[int] = None) -> np.ndarray:
+        """The constant raw prediction b (n_classes,) minimising the weighted mean focal loss.
+
+        With c_k = alpha_k * (total sample weight of class k), b minimises sum_k c_k psi(log
+        softmax(b)_k); the problem is convex in p = softmax(b), and b = log p is returned, so at
+        gamma = 0 b is exactly the log of the (alpha-weighted) class priors. A class with c_k = 0
+        gets the smallest other entry minus log(1e12), i.e. a prior 1e12 times smaller.
+        """
+        from .kernels.multiclass import optimal_constant_probabilities
+
+        labels = np.asarray(y_true)
+        if n_classes is None:
+            if isinstance(self.alpha, np.ndarray):
+                n_classes = self.alpha.shape[0]
+            else:
+                n_classes = int(np.max(labels)) + 1 if labels.size else 0
+        if n_classes < 2:
+            raise ValueError(f"init_raw_prediction needs n_classes >= 2, got {n_classes}")
+        labels = check.check_labels(labels, labels.shape[0] if labels.ndim else -1, n_classes)
+        weights = check.check_sample_weight(sample_weight, labels.shape[0])
+        alpha = self._alpha_vector(n_classes)
+        totals = np.bincount(labels, weights=weights if weights.size else None, minlength=n_classes)
+        class_totals = alpha * totals
+        if not np.any(class_totals > 0):
+            raise ValueError("init_raw_prediction needs labels with positive total weight")
+        probabilities = optimal_constant_probabilities(class_totals.astype(np.float64), self.gamma)
+        present = probabilities > 0.0
+        raw = np.empty(n_classes)
+        raw[present] = np.log(probabilities[present])
+        raw[~present] = raw[present].min() - np.log(1e12)
+        return raw
