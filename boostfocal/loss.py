@@ -79,6 +79,8 @@ class FocalLoss(BoosterMethods):
         Lower bound of the positive Hessian policies (XGBoost's own softmax uses 1e-16).
     """
 
+    is_binary = False
+
     def __init__(
         self,
         gamma: float = 2.0,
