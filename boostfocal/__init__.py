@@ -4,7 +4,8 @@ Importing this package compiles nothing: the Numba kernels compile on first use 
 disk. The boosters are imported only by the adapters that need them.
 """
 
+from .binary import BinaryFocalLoss
 from .loss import FocalLoss, balanced_alpha
 
-__all__ = ["FocalLoss", "balanced_alpha", "__version__"]
+__all__ = ["BinaryFocalLoss", "FocalLoss", "balanced_alpha", "__version__"]
 __version__ = "0.1.0"
