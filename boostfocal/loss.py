@@ -168,22 +168,15 @@ class FocalLoss(BoosterMethods):
         weights = check.check_sample_weight(sample_weight, n_samples)
         return labels, raw, self._alpha_vector(n_classes), weights
 
-    def _run(self, labels, raw, alpha, weights, loss_out, gradient_out, hessian_out) -> None:
-        from .kernels.multiclass import focal_loss_gradient_hessian
-
-        bad_row = focal_loss_gradient_hessian(
-            labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
-            self.hessian_floor, loss_out, gradient_out, hessian_out,
-        )
-        check.raise_for_bad_row(bad_row)
-
     def loss(self, y_true, raw_prediction, sample_weight=None) -> np.ndarray:
         """Per-sample weighted focal loss, float64 of shape (n_samples,)."""
+        from .kernels.multiclass import focal_loss_per_sample
+
         labels, raw, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
-        n_samples, n_classes = raw.shape
-        loss_out = np.empty(n_samples, dtype=np.float64)
-        skip = np.empty((0, n_classes), dtype=raw.dtype)
-        self._run(labels, raw, alpha, weights, loss_out, skip, skip)
+        loss_out = np.empty(raw.shape[0], dtype=np.float64)
+        check.raise_for_bad_row(
+            focal_loss_per_sample(labels, raw, alpha, weights, self.gamma, loss_out)
+        )
         return loss_out
 
     def mean_loss(self, y_true, raw_prediction, sample_weight=None) -> float:
@@ -207,7 +200,13 @@ class FocalLoss(BoosterMethods):
         out_dtype = check.check_output_dtype(raw.dtype if dtype is None else dtype)
         gradient = np.empty(raw.shape, dtype=out_dtype, order=order)
         hessian = np.empty(raw.shape, dtype=out_dtype, order=order)
-        self._run(labels, raw, alpha, weights, np.empty(0), gradient, hessian)
+        from .kernels.multiclass import focal_loss_gradient_hessian
+
+        bad_row = focal_loss_gradient_hessian(
+            labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
+            self.hessian_floor, gradient, hessian,
+        )
+        check.raise_for_bad_row(bad_row)
         return gradient, hessian
 
     def predict_proba(self, raw_prediction) -> np.ndarray:

@@ -354,7 +354,7 @@ def test_import_compiles_nothing_and_imports_no_booster():
     code = (
         "import sys, boostfocal\n"
         "from boostfocal.kernels import multiclass as m\n"
-        "assert all(not k.signatures for k in (m.focal_loss_gradient_hessian, m.softmax))\n"
+        "assert all(not k.signatures for k in (m.focal_loss_gradient_hessian, m.focal_loss_per_sample, m.softmax))\n"
         "assert not {'xgboost', 'lightgbm', 'dask', 'sklearn'} & set(sys.modules)\n"
         "print('ok')\n"
     )

@@ -26,6 +26,8 @@ Hessian policies (the diagonal over classes):
 Both positive policies are finally raised to at least ``hessian_floor`` (before the weights are
 applied), as XGBoost does for its own softmax, so that rows with p_j -> 0 still count.
 
+Probabilities below 2**-1022 (about 2e-308) are flushed to zero by ``exp_nonpositive``.
+
 Reference: Lin, Goyal, Girshick, He, Dollar (2017), "Focal Loss for Dense Object Detection".
 
 These functions import only numpy, numba and math. They check nothing: callers validate inputs.
@@ -35,6 +37,8 @@ import math
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 HESSIAN_EXACT = 0
 HESSIAN_PSD = 1
@@ -45,28 +49,108 @@ HESSIAN_FLOOR = 2
 ROWS_PER_CHUNK = 2048
 
 
-@numba.njit(cache=True, inline="always")
-def _row_softmax(raw_row, label, exp_buffer):
-    """exp(z - max z) into ``exp_buffer``; returns (total, argmax, rest, log_p_true, q, others).
+@intrinsic
+def _float64_from_bits(typingctx, bits):
+    """Reinterpret the bits of an int64 as a float64 (a bit cast, no conversion)."""
+    signature = types.float64(types.int64)
 
-    total = sum_j exp(z_j - max z), rest = total - 1 (the sum without the arg-max term),
-    q = 1 - p_t and others = q * total = sum_{j != t} exp(z_j - max z).
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return signature, codegen
+
+
+@numba.njit(cache=True, inline="always")
+def exp_nonpositive(x):
+    """exp(x) for x <= 0, to about 1 ulp, in branch-free arithmetic that LLVM vectorizes.
+
+    ``math.exp`` is a scalar libm call (several times slower here, and it blocks vectorization; the
+    llvmlite wheels ship without Intel SVML). Results below 2**-1022 (x <= -708), and NaN inputs,
+    give 0.
     """
-    n_classes = raw_row.shape[0]
-    argmax = 0
-    z_max = np.float64(raw_row[0])
-    for j in range(1, n_classes):
-        if raw_row[j] > z_max:
-            z_max = np.float64(raw_row[j])
-            argmax = j
-    # Max-subtracted exponentials: every term is <= 1, so nothing overflows even at |z| = 1e4.
-    rest = 0.0
+    # Clamping first keeps k in range for any input (NaN and -inf too, as the comparison is false).
+    clamped = x if x > -708.0 else -708.0
+    # exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2) / 2. ln 2 is split Cody-Waite style: the
+    # high part has trailing zero bits, so k * LN2_HIGH is exact and r carries no rounding error.
+    k = math.floor(clamped * 1.4426950408889634 + 0.5)
+    r = (clamped - k * 0.6931471803691238) - k * 1.9082149292705877e-10
+    # Taylor series of exp(r) to degree 13: truncation error < 5e-18 for |r| <= 0.347.
+    poly = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
+        1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
+            1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 + r / 6227020800.0))))))))))))
+    # 2^k written straight into the exponent bits; k >= -1021 here, so it is a normal number.
+    scale = _float64_from_bits((np.int64(k) + 1023) << 52)
+    return poly * scale if x > -708.0 else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _power(base, exponent):
+    """base ** exponent for base in [0, 1]; small integer exponents by multiplication (faster than
+    libm pow, and exact for exponent 1 and 2). 0 ** 0 == 1, so gamma = 0 gives cross-entropy."""
+    if exponent == 2.0:
+        return base * base
+    if exponent == 0.0:
+        return 1.0
+    if exponent == 1.0:
+        return base
+    return math.pow(base, exponent)
+
+
+# Rows handled together by the block routines below: their exponentials are held transposed,
+# (n_classes, BLOCK_ROWS), so every inner loop runs over rows, long and contiguous, and vectorizes
+# even when K is small.
+BLOCK_ROWS = 128
+
+
+@numba.njit(cache=True, inline="always")
+def _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, finite):
+    """Max-subtracted exponentials of rows start .. start+count, transposed into ``exp_t``.
+
+    Per row r: argmax[r], rest[r] = sum of exp(z_j - max z) over j != arg-max (the arg-max term is
+    exactly 1, so total = 1 + rest with no cancellation in total - 1), finite[r] (False when the row
+    holds a NaN or inf; its other outputs are then meaningless).
+    """
+    n_classes = raw_prediction.shape[1]
+    for r in range(count):
+        # Row views (not raw_prediction[start + r, j]) keep the indexing cheap for any layout.
+        row = raw_prediction[start + r]
+        best = 0
+        best_value = np.float64(row[0])
+        # v * 0 is NaN exactly when v is NaN or +-inf: one test after the loop checks the whole row.
+        probe = 0.0
+        for j in range(n_classes):
+            value = np.float64(row[j])
+            exp_t[j, r] = value
+            probe += value * 0.0
+            # Selects rather than a branch: the arg-max position is unpredictable on real data.
+            greater = value > best_value
+            best = j if greater else best
+            best_value = value if greater else best_value
+        finite[r] = probe == 0.0
+        z_max[r] = best_value
+        argmax[r] = best
+        rest[r] = 0.0
     for j in range(n_classes):
-        e = math.exp(np.float64(raw_row[j]) - z_max)
-        exp_buffer[j] = e
-        if j != argmax:
-            rest += e
-    # Summing the arg-max term (exactly 1) separately keeps rest = total - 1 free of cancellation.
+        column = exp_t[j]
+        for r in range(count):
+            # Max-subtracted: every argument is <= 0, so nothing overflows even at |z| = 1e4.
+            column[r] = exp_nonpositive(column[r] - z_max[r])
+    for r in range(count):
+        exp_t[argmax[r], r] = 0.0
+    for j in range(n_classes):
+        column = exp_t[j]
+        for r in range(count):
+            rest[r] += column[r]
+    for r in range(count):
+        exp_t[argmax[r], r] = 1.0
+
+
+@numba.njit(cache=True, inline="always")
+def _true_class_terms(raw_row, label, argmax, rest, z_max, exp_label, gamma):
+    """For one row: (p_t, q = 1 - p_t, others = q * total, psi, A = psi'(s), B = psi''(s) q^2).
+
+    psi(s) = -q^gamma s with s = log p_t; A and B in the finite forms of the module docstring.
+    """
     total = 1.0 + rest
     if label == argmax:
         others = rest
@@ -74,30 +158,65 @@ def _row_softmax(raw_row, label, exp_buffer):
         log_p_true = -math.log1p(rest)
     else:
         # p_t <= 1/2 here, so 1 - p_t has no cancellation; rest - e_t sums the remaining terms.
-        others = 1.0 + (rest - exp_buffer[label])
+        others = 1.0 + (rest - exp_label)
         log_p_true = (np.float64(raw_row[label]) - z_max) - math.log(total)
     # q = 1 - p_t as a ratio of sums of positive terms: accurate down to the smallest doubles.
     q = others / total
-    return total, argmax, rest, log_p_true, q, others
-
-
-@numba.njit(cache=True, inline="always")
-def _psi_terms(log_p_true, q, gamma):
-    """Return (psi(s), A = psi'(s), B = psi''(s) q^2) for s = log p_t, q = 1 - p_t."""
-    p_true = math.exp(log_p_true)
+    p_true = exp_label / total
     # r = log(1 - q) / q -> -1 as q -> 0; it carries the 0 * inf limit of q^(gamma-1) * log p_t.
-    if q > 0.0:
-        r = log_p_true / q
-    else:
-        r = -1.0
-    q_pow = math.pow(q, gamma)  # 0 ** 0 == 1: gamma = 0 gives cross-entropy exactly
+    ratio = log_p_true / q if q > 0.0 else -1.0
+    q_pow = _power(q, gamma)
     psi = -q_pow * log_p_true
-    psi_1 = q_pow * (gamma * p_true * r - 1.0)
-    psi_2_q2 = gamma * p_true * q_pow * q * (q * r + 2.0 - (gamma - 1.0) * p_true * r)
-    return psi, psi_1, psi_2_q2
+    psi_1 = q_pow * (gamma * p_true * ratio - 1.0)
+    psi_2_q2 = gamma * p_true * q_pow * q * (q * ratio + 2.0 - (gamma - 1.0) * p_true * ratio)
+    return p_true, q, others, psi, psi_1, psi_2_q2
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
+def _first_bad_row(bad_row_of_chunk):
+    for chunk in range(bad_row_of_chunk.shape[0]):
+        if bad_row_of_chunk[chunk] >= 0:
+            return bad_row_of_chunk[chunk]
+    return -1
+
+
+@numba.njit(cache=True, parallel=True, fastmath={"contract"})
+def focal_loss_per_sample(y_true, raw_prediction, alpha, sample_weight, gamma, loss_out):
+    """Per-sample loss alpha[t] * w * psi(log p_t) into ``loss_out`` (n,).
+
+    Arguments as in :func:`focal_loss_gradient_hessian`. Returns the index of a row holding a NaN
+    or inf raw prediction (its loss is set to NaN), or -1.
+    """
+    n_samples, n_classes = raw_prediction.shape
+    weighted = sample_weight.shape[0] == n_samples
+    n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
+    bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
+    for chunk in numba.prange(n_chunks):
+        exp_t = np.empty((n_classes, BLOCK_ROWS))
+        z_max, rest = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
+        argmax = np.empty(BLOCK_ROWS, dtype=np.int64)
+        finite = np.empty(BLOCK_ROWS, dtype=np.bool_)
+        chunk_stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
+        for start in range(chunk * ROWS_PER_CHUNK, chunk_stop, BLOCK_ROWS):
+            count = min(BLOCK_ROWS, chunk_stop - start)
+            _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, finite)
+            for r in range(count):
+                i = start + r
+                if not finite[r]:
+                    if bad_row_of_chunk[chunk] < 0:
+                        bad_row_of_chunk[chunk] = i
+                    loss_out[i] = np.nan
+                    continue
+                label = y_true[i]
+                terms = _true_class_terms(
+                    raw_prediction[i], label, argmax[r], rest[r], z_max[r], exp_t[label, r], gamma
+                )
+                factor = alpha[label] * sample_weight[i] if weighted else alpha[label]
+                loss_out[i] = factor * terms[3]
+    return _first_bad_row(bad_row_of_chunk)
+
+
+@numba.njit(cache=True, parallel=True, fastmath={"contract"})
 def focal_loss_gradient_hessian(
     y_true,
     raw_prediction,
@@ -106,98 +225,105 @@ def focal_loss_gradient_hessian(
     gamma,
     hessian_policy,
     hessian_floor,
-    loss_out,
     gradient_out,
     hessian_out,
 ):
-    """One pass over the rows: per-sample loss, gradient and Hessian diagonal.
+    """One pass over the rows: gradient and Hessian diagonal w.r.t. the raw predictions.
 
     y_true: int64 (n,); raw_prediction: float (n, K), any layout; alpha: float64 (K,);
-    sample_weight: float64 (n,) or (0,) for all ones. Outputs are written only where their first
-    dimension is n (pass shape (0,) / (0, K) to skip one). Returns the index of a row holding a
-    NaN or inf raw prediction, or -1; such rows get NaN outputs.
+    sample_weight: float64 (n,), or (0,) for all ones; outputs (n, K) float32/float64, any layout.
+    Returns the index of a row holding a NaN or inf raw prediction (its outputs are NaN), or -1.
     """
     n_samples, n_classes = raw_prediction.shape
-    want_loss = loss_out.shape[0] == n_samples
-    want_gradient = gradient_out.shape[0] == n_samples
-    want_hessian = hessian_out.shape[0] == n_samples
     weighted = sample_weight.shape[0] == n_samples
+    floored = hessian_policy != HESSIAN_EXACT
     n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     for chunk in numba.prange(n_chunks):
-        exp_buffer = np.empty(n_classes, dtype=np.float64)
-        stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
-        for i in range(chunk * ROWS_PER_CHUNK, stop):
-            raw_row = raw_prediction[i]
-            # Inputs are checked here, in the pass we make anyway, instead of in a full extra pass
-            # that would allocate a mask the size of the input.
-            finite = True
-            for j in range(n_classes):
-                if not math.isfinite(raw_row[j]):
-                    finite = False
-            if not finite:
-                if bad_row_of_chunk[chunk] < 0:
-                    bad_row_of_chunk[chunk] = i
-                if want_loss:
-                    loss_out[i] = np.nan
+        exp_t = np.empty((n_classes, BLOCK_ROWS))
+        z_max, rest = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
+        argmax = np.empty(BLOCK_ROWS, dtype=np.int64)
+        finite = np.empty(BLOCK_ROWS, dtype=np.bool_)
+        # Per-row values for the branch-free column loop and the label column.
+        inverse_total = np.empty(BLOCK_ROWS)
+        gradient_scale = np.empty(BLOCK_ROWS)  # -alpha_t w A
+        curvature_scale = np.empty(BLOCK_ROWS)  # alpha_t w psi'' q^2 / others^2 (psi'' clipped for psd)
+        gradient_label = np.empty(BLOCK_ROWS)
+        hessian_label = np.empty(BLOCK_ROWS)
+        lowest = np.empty(BLOCK_ROWS)
+        chunk_stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
+        for start in range(chunk * ROWS_PER_CHUNK, chunk_stop, BLOCK_ROWS):
+            count = min(BLOCK_ROWS, chunk_stop - start)
+            _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, finite)
+            for r in range(count):
+                i = start + r
+                label = y_true[i] if finite[r] else 0
+                p_true, q, others, psi, psi_1, curvature = _true_class_terms(
+                    raw_prediction[i], label, argmax[r], rest[r], z_max[r], exp_t[label, r], gamma
+                )
+                if hessian_policy == HESSIAN_PSD and curvature < 0.0:
+                    curvature = 0.0  # max(psi'', 0): keeps the Hessian positive semidefinite
+                factor = alpha[label] * sample_weight[i] if weighted else alpha[label]
+                inverse_total[r] = 1.0 / (1.0 + rest[r])
+                gradient_scale[r] = -factor * psi_1
+                # psi'' p_j^2 = (psi'' q^2) (e_j / others)^2, with e_j / others <= 1 for j != t.
+                curvature_scale[r] = factor * curvature / (others * others) if others > 0.0 else 0.0
+                gradient_label[r] = factor * (psi_1 * q)
+                hessian_label[r] = factor * (curvature - psi_1 * p_true * q)
+                # The floor applies before the weights, so the weighted floor is factor * floor;
+                # -inf for the exact policy turns max(h, lowest) into a no-op without a branch.
+                lowest[r] = factor * hessian_floor if floored else -np.inf
+            for r in range(count):
+                i = start + r
+                gradient_row, hessian_row = gradient_out[i], hessian_out[i]
+                if not finite[r]:
+                    if bad_row_of_chunk[chunk] < 0:
+                        bad_row_of_chunk[chunk] = i
+                    for j in range(n_classes):
+                        gradient_row[j] = np.nan
+                        hessian_row[j] = np.nan
+                    continue
+                # Every column as if it were neither the label nor the arg-max (no branches in the
+                # loop); those two columns are rewritten after it.
+                scale, curvature_r, inverse, low = (
+                    gradient_scale[r], curvature_scale[r], inverse_total[r], lowest[r]
+                )
                 for j in range(n_classes):
-                    if want_gradient:
-                        gradient_out[i, j] = np.nan
-                    if want_hessian:
-                        hessian_out[i, j] = np.nan
-                continue
-            label = y_true[i]
-            total, argmax, rest, log_p_true, q, others = _row_softmax(raw_row, label, exp_buffer)
-            psi, psi_1, psi_2_q2 = _psi_terms(log_p_true, q, gamma)
-            factor = alpha[label]
-            if weighted:
-                factor *= sample_weight[i]
-            if want_loss:
-                loss_out[i] = factor * psi
-            if not (want_gradient or want_hessian):
-                continue
-            p_true = math.exp(log_p_true)
-            curvature = psi_2_q2  # psi''(s) * q^2
-            if hessian_policy == HESSIAN_PSD and curvature < 0.0:
-                curvature = 0.0
-            for j in range(n_classes):
-                if j == label:
-                    gradient = psi_1 * q
-                    hessian = curvature - psi_1 * p_true * q
-                else:
-                    p_j = exp_buffer[j] / total
-                    # 1 - p_j: only the arg-max class can have p_j > 1/2; use its exact complement.
-                    one_minus_p_j = rest / total if j == argmax else 1.0 - p_j
-                    # psi'' p_j^2 = (psi'' q^2) (p_j / q)^2 with p_j / q = e_j / others <= 1.
-                    ratio = exp_buffer[j] / others if others > 0.0 else 0.0
-                    gradient = -psi_1 * p_j
-                    hessian = curvature * ratio * ratio - psi_1 * p_j * one_minus_p_j
-                if hessian_policy != HESSIAN_EXACT and hessian < hessian_floor:
-                    hessian = hessian_floor
-                if want_gradient:
-                    gradient_out[i, j] = factor * gradient
-                if want_hessian:
-                    hessian_out[i, j] = factor * hessian
-    for chunk in range(n_chunks):
-        if bad_row_of_chunk[chunk] >= 0:
-            return bad_row_of_chunk[chunk]
-    return -1
+                    e_j = exp_t[j, r]
+                    p_j = e_j * inverse
+                    gradient = scale * p_j
+                    hessian = curvature_r * e_j * e_j + gradient * (1.0 - p_j)
+                    gradient_row[j] = gradient
+                    hessian_row[j] = max(hessian, low)
+                label, top = y_true[i], argmax[r]
+                if top != label:
+                    # Only the arg-max class can have p_j > 1/2: use its exact complement rest/total.
+                    hessian = curvature_r + scale * inverse * (rest[r] * inverse)
+                    hessian_row[top] = max(hessian, low)
+                gradient_row[label] = gradient_label[r]
+                hessian_row[label] = max(hessian_label[r], low)
+    return _first_bad_row(bad_row_of_chunk)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, fastmath={"contract"})
 def softmax(raw_prediction, out):
-    """Row-wise softmax of ``raw_prediction`` (n, K) into ``out``; max-subtracted, so no overflow."""
+    """Row-wise softmax of finite ``raw_prediction`` (n, K) into ``out``; max-subtracted."""
     n_samples, n_classes = raw_prediction.shape
     n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
     for chunk in numba.prange(n_chunks):
-        exp_buffer = np.empty(n_classes, dtype=np.float64)
-        stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
-        for i in range(chunk * ROWS_PER_CHUNK, stop):
-            total, argmax, rest, log_p_true, q, others = _row_softmax(
-                raw_prediction[i], 0, exp_buffer
-            )
-            for j in range(n_classes):
-                out[i, j] = exp_buffer[j] / total
+        exp_t = np.empty((n_classes, BLOCK_ROWS))
+        z_max, rest = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
+        argmax = np.empty(BLOCK_ROWS, dtype=np.int64)
+        finite = np.empty(BLOCK_ROWS, dtype=np.bool_)
+        chunk_stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
+        for start in range(chunk * ROWS_PER_CHUNK, chunk_stop, BLOCK_ROWS):
+            count = min(BLOCK_ROWS, chunk_stop - start)
+            _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, finite)
+            for r in range(count):
+                out_row = out[start + r]
+                inverse_total = 1.0 / (1.0 + rest[r])
+                for j in range(n_classes):
+                    out_row[j] = exp_t[j, r] * inverse_total
 
 
 @numba.njit(cache=True, inline="always")
