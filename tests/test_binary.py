@@ -272,6 +272,8 @@ def test_balanced_alpha_agrees_with_the_multiclass_resolution():
         loss.loss(y, np.zeros(100))
     resolved = loss.resolve_alpha(y, weight)
     assert resolved.alpha_is_resolved and loss.alpha == "balanced"
+    # Balanced classes carry equal total weight, so the best constant logit is 0.
+    assert abs(resolved.init_raw_prediction(y, weight)) < 1e-12
     np.testing.assert_allclose(resolved.alpha, balanced_alpha(y, 2, weight), rtol=1e-14)
     multiclass = FocalLoss(2.0, "balanced").resolve_alpha(y, weight, 2)
     np.testing.assert_allclose(resolved.alpha, multiclass.alpha, rtol=1e-14)

@@ -218,7 +218,10 @@ def optimal_constant_margin(negative_total, positive_total, gamma):
         middle = 0.5 * (low + high)
         if middle == low or middle == high:
             break
-        if _constant_slope(middle, negative_total, positive_total, gamma) < 0.0:
+        slope = _constant_slope(middle, negative_total, positive_total, gamma)
+        if slope == 0.0:
+            return middle  # e.g. b = 0 exactly for c_0 = c_1 (alpha="balanced")
+        if slope < 0.0:
             low = middle
         else:
             high = middle
