@@ -552,8 +552,9 @@ class FocalDaskLGBMClassifier(_FocalDaskClassifier):
     globally encoded labels 0..K-1 through and every worker agrees on K.
 
     The initial score (:func:`init_raw_prediction`, from the whole training set) goes in as
-    LightGBM's ``init_score``; LightGBM does not store it in the model, so
-    :meth:`decision_function` adds it back, and :meth:`predict_proba` returns softmax
+    LightGBM's ``init_score``; after training it is folded into the leaves of the first trees
+    (:func:`boostfocal.adapters.init_score.lightgbm_add_init_score`, as ``FocalLGBMClassifier``
+    does), so ``booster_`` predicts it on its own. :meth:`predict_proba` returns softmax
     probabilities (LightGBM returns raw scores for a callable objective).
 
     Parameters
@@ -603,6 +604,12 @@ class FocalDaskLGBMClassifier(_FocalDaskClassifier):
             if sample_weight_eval_set:
                 fit_params["eval_sample_weight"] = list(sample_weight_eval_set)
         model.fit(X, codes, sample_weight=sample_weight, init_score=_constant_rows(X, init), **fit_params)
+        if self.init_score:
+            # LightGBM keeps no initial score in the model: add it to every leaf of the first
+            # iteration's trees, so the booster predicts b + trees (also saved or to_local()).
+            from .adapters.init_score import lightgbm_add_init_score
+
+            lightgbm_add_init_score(model.booster_, init)
         self.model_ = model
         self.booster_ = model.booster_
         self.evals_result_ = getattr(model, "evals_result_", {})
@@ -610,6 +617,4 @@ class FocalDaskLGBMClassifier(_FocalDaskClassifier):
 
     def decision_function(self, X):
         self._check_fitted()
-        raw = _as_dask_array(self.model_.predict(X, raw_score=True))
-        # LightGBM keeps no initial score in the model: add the training one back.
-        return raw + self.init_raw_prediction_
+        return _as_dask_array(self.model_.predict(X, raw_score=True))

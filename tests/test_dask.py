@@ -428,6 +428,12 @@ def test_lightgbm_on_dask_matches_single_machine(client, workers, data):
     assert model.focal_loss(X_test_d, da.from_array(y_test, chunks=500)) == pytest.approx(
         loss.mean_loss(y_test, raw_dask), rel=1e-9
     )
+    # The initial score lives in the booster (first trees' leaves): a saved model needs nothing
+    # else. Its first round alone is b plus one small step, not one small step around 0.
+    booster = lgb.Booster(model_str=model.booster_.model_to_string())
+    np.testing.assert_allclose(booster.predict(X_test, raw_score=True), raw_dask, rtol=1e-9, atol=1e-12)
+    first_round = booster.predict(X_test, raw_score=True, num_iteration=1)
+    assert np.max(np.abs(first_round.mean(axis=0) - init)) < 0.1 < np.min(np.abs(init))
 
     # LightGBM's own DaskLGBMClassifier with the objective and the same initial score: as good.
     # (Not bit-equal to the model above: which worker bins which feature varies between runs.)
