@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _validation as check
 from ._booster_methods import BoosterMethods
+from .kernels.threads import run_kernel
 from .loss import _balanced_from_totals
 
 BinaryAlphaSpec = Union[None, float, str, Sequence[float], np.ndarray]
@@ -244,9 +245,10 @@ class BinaryFocalLoss(BoosterMethods):
         return labels, raw, shape, self._alpha_pair(), weights
 
     def _run(self, labels, raw, alpha, weights, loss_out, gradient_out, hessian_out) -> None:
-        from .kernels.binary import focal_loss_gradient_hessian
+        from .kernels.binary import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
-        bad_row = focal_loss_gradient_hessian(
+        bad_row = run_kernel(
+            focal_loss_gradient_hessian, raw.shape[0], ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
             self.hessian_floor, loss_out, gradient_out, hessian_out,
         )
@@ -293,13 +295,13 @@ class BinaryFocalLoss(BoosterMethods):
 
     def predict_proba(self, raw_prediction) -> np.ndarray:
         """Probability of class 1, sigmoid(raw_prediction), in the shape and float dtype given."""
-        from .kernels.binary import sigmoid
+        from .kernels.binary import ROWS_PER_CHUNK, sigmoid
 
         raw, shape = _check_binary_raw(raw_prediction)
         if not np.all(np.isfinite(raw)):
             raise ValueError("raw_prediction contains NaN or inf")
         out = np.empty(shape, dtype=raw.dtype)
-        sigmoid(raw, out.reshape(-1))
+        run_kernel(sigmoid, raw.shape[0], ROWS_PER_CHUNK, raw, out.reshape(-1))
         return out
 
     def init_raw_prediction(

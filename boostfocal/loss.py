@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _validation as check
 from ._booster_methods import BoosterMethods
+from .kernels.threads import run_kernel
 
 AlphaSpec = Union[None, str, Sequence[float], np.ndarray]
 
@@ -170,13 +171,15 @@ class FocalLoss(BoosterMethods):
 
     def loss(self, y_true, raw_prediction, sample_weight=None) -> np.ndarray:
         """Per-sample weighted focal loss, float64 of shape (n_samples,)."""
-        from .kernels.multiclass import focal_loss_per_sample
+        from .kernels.multiclass import ROWS_PER_CHUNK, focal_loss_per_sample
 
         labels, raw, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
         loss_out = np.empty(raw.shape[0], dtype=np.float64)
-        check.raise_for_bad_row(
-            focal_loss_per_sample(labels, raw, alpha, weights, self.gamma, loss_out)
+        bad_row = run_kernel(
+            focal_loss_per_sample, raw.shape[0], ROWS_PER_CHUNK,
+            labels, raw, alpha, weights, self.gamma, loss_out,
         )
+        check.raise_for_bad_row(bad_row)
         return loss_out
 
     def mean_loss(self, y_true, raw_prediction, sample_weight=None) -> float:
@@ -200,9 +203,10 @@ class FocalLoss(BoosterMethods):
         out_dtype = check.check_output_dtype(raw.dtype if dtype is None else dtype)
         gradient = np.empty(raw.shape, dtype=out_dtype, order=order)
         hessian = np.empty(raw.shape, dtype=out_dtype, order=order)
-        from .kernels.multiclass import focal_loss_gradient_hessian
+        from .kernels.multiclass import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
-        bad_row = focal_loss_gradient_hessian(
+        bad_row = run_kernel(
+            focal_loss_gradient_hessian, raw.shape[0], ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
             self.hessian_floor, gradient, hessian,
         )
@@ -211,13 +215,13 @@ class FocalLoss(BoosterMethods):
 
     def predict_proba(self, raw_prediction) -> np.ndarray:
         """Softmax probabilities of the raw predictions, same shape and float dtype."""
-        from .kernels.multiclass import softmax
+        from .kernels.multiclass import ROWS_PER_CHUNK, softmax
 
         raw = check.check_raw_prediction(raw_prediction)
         if not np.all(np.isfinite(raw)):
             raise ValueError("raw_prediction contains NaN or inf")
         out = np.empty(raw.shape, dtype=raw.dtype)
-        softmax(raw, out)
+        run_kernel(softmax, raw.shape[0], ROWS_PER_CHUNK, raw, out)
         return out
 
     def init_raw_prediction(self, y_true, sample_weight=None, n_classes: Optional[int] = None) -> np.ndarray:
