@@ -208,16 +208,17 @@ class BinaryFocalLoss(BoosterMethods):
     # ------------------------------------------------------------------ computations
     def _alpha_pair(self) -> np.ndarray:
         """(a_0, a_1) as float64."""
-        if self.alpha is None:
-            return np.ones(2)
         if isinstance(self.alpha, str):
             raise ValueError(
                 "alpha='balanced' has not been resolved from training labels yet: call "
                 "loss = loss.resolve_alpha(y_train) first (the scikit-learn estimators do this)"
             )
-        if isinstance(self.alpha, float):
-            return np.array([1.0 - self.alpha, self.alpha])
-        return self.alpha
+        if isinstance(self.alpha, np.ndarray):
+            return self.alpha
+        pair = np.ones(2) if self.alpha is None else np.array([1.0 - self.alpha, self.alpha])
+        # Read-only like a validated alpha vector, so that Numba compiles one specialisation.
+        pair.setflags(write=False)
+        return pair
 
     def _labels(self, y_true, n_samples: int) -> np.ndarray:
         if self.soft_labels:

@@ -144,7 +144,10 @@ class FocalLoss(BoosterMethods):
     # ------------------------------------------------------------------ computations
     def _alpha_vector(self, n_classes: int) -> np.ndarray:
         if self.alpha is None:
-            return np.ones(n_classes)
+            ones = np.ones(n_classes)
+            # Read-only like a validated alpha vector, so that Numba compiles one specialisation.
+            ones.setflags(write=False)
+            return ones
         if isinstance(self.alpha, str):
             raise ValueError(
                 "alpha='balanced' has not been resolved from training labels yet: call "
