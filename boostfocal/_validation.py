@@ -111,6 +111,55 @@ def check_labels(y_true, n_samples: int, n_classes: int) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+def _host(array):
+    if hasattr(array, "__cuda_array_interface__") and hasattr(array, "get"):
+        return array.get()  # CuPy: the kernels run on the host
+    return array
+
+
+def label_array(y_true, n_samples: int) -> np.ndarray:
+    """The labels as given (no copy), checked for kind and shape only; the kernels check the values
+    (integer, in range) in their own pass. On a bad value call :func:`check_labels` for the message."""
+    labels = np.asarray(_host(y_true))
+    if labels.dtype.kind not in "fiu":
+        raise TypeError(f"y_true must hold integer class labels, got dtype {labels.dtype}")
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(f"y_true must be 1-D, got shape {labels.shape}")
+    if labels.shape[0] != n_samples:
+        raise ValueError(
+            f"y_true has {labels.shape[0]} labels but raw_prediction has {n_samples} rows"
+        )
+    return labels
+
+
+def weight_array(sample_weight, n_samples: int) -> np.ndarray:
+    """The weights as float64 (a copy only if needed), checked for kind and shape; the kernels check
+    the values. An empty array stands for all ones."""
+    if sample_weight is None:
+        return np.empty(0, dtype=np.float64)
+    weights = np.asarray(_host(sample_weight))
+    if weights.dtype.kind not in "fiu":
+        raise TypeError(f"sample_weight must be numeric, got dtype {weights.dtype}")
+    if weights.ndim != 1:
+        raise ValueError(f"sample_weight must be 1-D, got shape {weights.shape}")
+    if weights.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {weights.shape[0]} entries but there are {n_samples} samples"
+        )
+    return weights.astype(np.float64, copy=False)
+
+
+def raise_for_bad_input(y_true, sample_weight, n_samples: int, n_classes: int, bad_row: int) -> None:
+    """After a kernel reported an invalid label or weight in ``bad_row``: raise the full message."""
+    if bad_row < 0:
+        return
+    check_labels(y_true, n_samples, n_classes)
+    check_sample_weight(sample_weight, n_samples)
+    raise ValueError(f"invalid label or sample weight in row {bad_row}")
+
+
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     """Non-negative finite weights as a float64 array; an empty array stands for all ones."""
     if sample_weight is None:

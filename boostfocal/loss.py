@@ -168,8 +168,8 @@ class FocalLoss(BoosterMethods):
                 f"raw_prediction has {n_classes} column(s); the multiclass FocalLoss needs one "
                 "column per class (>= 2). For one output per row use BinaryFocalLoss."
             )
-        labels = check.check_labels(y_true, n_samples, n_classes)
-        weights = check.check_sample_weight(sample_weight, n_samples)
+        labels = check.label_array(y_true, n_samples)
+        weights = check.weight_array(sample_weight, n_samples)
         return labels, raw, self._alpha_vector(n_classes), weights
 
     def loss(self, y_true, raw_prediction, sample_weight=None) -> np.ndarray:
@@ -178,10 +178,11 @@ class FocalLoss(BoosterMethods):
 
         labels, raw, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
         loss_out = np.empty(raw.shape[0], dtype=np.float64)
-        bad_row = run_kernel(
+        bad_row, bad_input = run_kernel(
             focal_loss_per_sample, raw.shape[0], ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, loss_out,
         )
+        check.raise_for_bad_input(y_true, sample_weight, *raw.shape, bad_input)
         check.raise_for_bad_row(bad_row)
         return loss_out
 
@@ -208,11 +209,12 @@ class FocalLoss(BoosterMethods):
         hessian = np.empty(raw.shape, dtype=out_dtype, order=order)
         from .kernels.multiclass import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
-        bad_row = run_kernel(
+        bad_row, bad_input = run_kernel(
             focal_loss_gradient_hessian, raw.shape[0], ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
             self.hessian_floor, gradient, hessian,
         )
+        check.raise_for_bad_input(y_true, sample_weight, *raw.shape, bad_input)
         check.raise_for_bad_row(bad_row)
         return gradient, hessian
 

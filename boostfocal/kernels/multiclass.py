@@ -134,15 +134,10 @@ def _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, fin
         column = exp_t[j]
         for r in range(count):
             # Max-subtracted: every argument is <= 0, so nothing overflows even at |z| = 1e4.
-            column[r] = exp_nonpositive(column[r] - z_max[r])
-    for r in range(count):
-        exp_t[argmax[r], r] = 0.0
-    for j in range(n_classes):
-        column = exp_t[j]
-        for r in range(count):
-            rest[r] += column[r]
-    for r in range(count):
-        exp_t[argmax[r], r] = 1.0
+            e = exp_nonpositive(column[r] - z_max[r])
+            column[r] = e
+            # The arg-max term (exactly 1) is left out of rest, so total - 1 never cancels.
+            rest[r] += e if j != argmax[r] else 0.0
 
 
 @numba.njit(cache=True, inline="always")
@@ -172,6 +167,27 @@ def _true_class_terms(raw_row, label, argmax, rest, z_max, exp_label, gamma):
     return p_true, q, others, psi, psi_1, psi_2_q2
 
 
+@numba.njit(cache=True, inline="always")
+def _label_and_factor(y_true, sample_weight, weighted, alpha, i):
+    """(label t, alpha[t] * w_i, valid) for row i.
+
+    Labels may have any integer or float dtype (the boosters pass float32); ``valid`` is False for
+    a label that is not an integer in [0, K) or a weight that is negative, NaN or inf, and label 0
+    is then used so that every index stays in bounds. Checking here costs nothing, where a separate
+    NumPy check would take several passes and temporaries per call.
+    """
+    value = y_true[i]
+    valid = value >= 0 and value < alpha.shape[0]  # False for NaN too
+    label = int(value) if valid else 0
+    if label != value:
+        valid = False
+        label = 0
+    weight = sample_weight[i] if weighted else 1.0
+    if not (weight >= 0.0 and weight < np.inf):
+        valid = False
+    return label, alpha[label] * weight, valid
+
+
 @numba.njit(cache=True)
 def _first_bad_row(bad_row_of_chunk):
     for chunk in range(bad_row_of_chunk.shape[0]):
@@ -184,13 +200,13 @@ def _first_bad_row(bad_row_of_chunk):
 def focal_loss_per_sample(y_true, raw_prediction, alpha, sample_weight, gamma, loss_out):
     """Per-sample loss alpha[t] * w * psi(log p_t) into ``loss_out`` (n,).
 
-    Arguments as in :func:`focal_loss_gradient_hessian`. Returns the index of a row holding a NaN
-    or inf raw prediction (its loss is set to NaN), or -1.
+    Arguments and returned row indices as in :func:`focal_loss_gradient_hessian`.
     """
     n_samples, n_classes = raw_prediction.shape
     weighted = sample_weight.shape[0] == n_samples
     n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
+    bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     for chunk in numba.prange(n_chunks):
         exp_t = np.empty((n_classes, BLOCK_ROWS))
         z_max, rest = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
@@ -202,18 +218,19 @@ def focal_loss_per_sample(y_true, raw_prediction, alpha, sample_weight, gamma, l
             _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, finite)
             for r in range(count):
                 i = start + r
+                label, factor, valid = _label_and_factor(y_true, sample_weight, weighted, alpha, i)
+                if not valid and bad_input_of_chunk[chunk] < 0:
+                    bad_input_of_chunk[chunk] = i
                 if not finite[r]:
                     if bad_row_of_chunk[chunk] < 0:
                         bad_row_of_chunk[chunk] = i
                     loss_out[i] = np.nan
                     continue
-                label = y_true[i]
                 terms = _true_class_terms(
                     raw_prediction[i], label, argmax[r], rest[r], z_max[r], exp_t[label, r], gamma
                 )
-                factor = alpha[label] * sample_weight[i] if weighted else alpha[label]
                 loss_out[i] = factor * terms[3]
-    return _first_bad_row(bad_row_of_chunk)
+    return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
 
 
 @numba.njit(cache=True, parallel=True, fastmath={"contract"})
@@ -230,19 +247,22 @@ def focal_loss_gradient_hessian(
 ):
     """One pass over the rows: gradient and Hessian diagonal w.r.t. the raw predictions.
 
-    y_true: int64 (n,); raw_prediction: float (n, K), any layout; alpha: float64 (K,);
-    sample_weight: float64 (n,), or (0,) for all ones; outputs (n, K) float32/float64, any layout.
-    Returns the index of a row holding a NaN or inf raw prediction (its outputs are NaN), or -1.
+    y_true: (n,) integer-valued labels of any numeric dtype; raw_prediction: float (n, K), any
+    layout; alpha: float64 (K,); sample_weight: float64 (n,), or (0,) for all ones; outputs (n, K)
+    float32/float64, any layout. Returns (first row holding a NaN or inf raw prediction, whose
+    outputs are NaN; first row with an invalid label or weight), each -1 when there is none.
     """
     n_samples, n_classes = raw_prediction.shape
     weighted = sample_weight.shape[0] == n_samples
     floored = hessian_policy != HESSIAN_EXACT
     n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
+    bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     for chunk in numba.prange(n_chunks):
         exp_t = np.empty((n_classes, BLOCK_ROWS))
         z_max, rest = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
         argmax = np.empty(BLOCK_ROWS, dtype=np.int64)
+        labels = np.empty(BLOCK_ROWS, dtype=np.int64)
         finite = np.empty(BLOCK_ROWS, dtype=np.bool_)
         # Per-row values for the branch-free column loop and the label column.
         inverse_total = np.empty(BLOCK_ROWS)
@@ -257,13 +277,15 @@ def focal_loss_gradient_hessian(
             _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, finite)
             for r in range(count):
                 i = start + r
-                label = y_true[i] if finite[r] else 0
+                label, factor, valid = _label_and_factor(y_true, sample_weight, weighted, alpha, i)
+                if not valid and bad_input_of_chunk[chunk] < 0:
+                    bad_input_of_chunk[chunk] = i
+                labels[r] = label
                 p_true, q, others, psi, psi_1, curvature = _true_class_terms(
                     raw_prediction[i], label, argmax[r], rest[r], z_max[r], exp_t[label, r], gamma
                 )
                 if hessian_policy == HESSIAN_PSD and curvature < 0.0:
                     curvature = 0.0  # max(psi'', 0): keeps the Hessian positive semidefinite
-                factor = alpha[label] * sample_weight[i] if weighted else alpha[label]
                 inverse_total[r] = 1.0 / (1.0 + rest[r])
                 gradient_scale[r] = -factor * psi_1
                 # psi'' p_j^2 = (psi'' q^2) (e_j / others)^2, with e_j / others <= 1 for j != t.
@@ -295,14 +317,14 @@ def focal_loss_gradient_hessian(
                     hessian = curvature_r * e_j * e_j + gradient * (1.0 - p_j)
                     gradient_row[j] = gradient
                     hessian_row[j] = max(hessian, low)
-                label, top = y_true[i], argmax[r]
+                label, top = labels[r], argmax[r]
                 if top != label:
                     # Only the arg-max class can have p_j > 1/2: use its exact complement rest/total.
                     hessian = curvature_r + scale * inverse * (rest[r] * inverse)
                     hessian_row[top] = max(hessian, low)
                 gradient_row[label] = gradient_label[r]
                 hessian_row[label] = max(hessian_label[r], low)
-    return _first_bad_row(bad_row_of_chunk)
+    return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
 
 
 @numba.njit(cache=True, parallel=True, fastmath={"contract"})
