@@ -329,7 +329,7 @@ def _fit_lightgbm(contender, X_train, y_train, X_test, n_classes, settings, tick
         "verbosity": -1,
     }
     if settings["device"] != "cpu":
-        params["device_type"] = settings["device"]
+        params["device_type"] = settings["lightgbm_device"]
     loss = contender["loss"]
     weight = None if contender["class_weight"] is None else contender["class_weight"][y_train]
     init = np.zeros(n_classes)
@@ -407,6 +407,25 @@ def _booster_version(booster: str) -> str:
         raise CompareError(
             f"--booster {booster} needs the {booster} package: pip install 'boostfocal[{booster}]'"
         ) from error
+
+
+def _lightgbm_gpu_device() -> str:
+    """LightGBM's device_type for --device cuda: "cuda" (CUDA build) or else "gpu" (OpenCL build),
+    whichever trains one round on a few rows."""
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 2)), np.arange(200) % 2
+    for device in ("cuda", "gpu"):
+        try:
+            lgb.train({"objective": "binary", "device_type": device, "verbosity": -1}, lgb.Dataset(X, label=y), 1)
+            return device
+        except lgb.basic.LightGBMError:
+            continue
+    raise CompareError(
+        "this LightGBM build has no GPU support (neither CUDA nor OpenCL); "
+        "use --booster xgboost or --device cpu"
+    )
 
 
 def _warm_up(booster: str, focal_contender: dict, n_classes: int, settings: dict) -> None:
@@ -504,6 +523,8 @@ def compare(
         "device": device,
         "n_threads": int(n_threads) if n_threads else _auto_threads(train.size),
     }
+    if device == "cuda" and "lightgbm" in boosters:
+        settings["lightgbm_device"] = _lightgbm_gpu_device()
     contenders = _contenders(loss, y_train, n_classes)
     curve_rounds = _curve_rounds(settings["rounds"])
 
@@ -515,6 +536,10 @@ def compare(
             if booster == "xgboost"
             else {"num_leaves": LIGHTGBM_NUM_LEAVES}
         )
+        if device == "cuda":
+            entry["params"]["device" if booster == "xgboost" else "device_type"] = (
+                "cuda" if booster == "xgboost" else settings["lightgbm_device"]
+            )
         _warm_up(booster, contenders[-1], n_classes, settings)
         for contender in contenders:
             prefix = f"{booster} {contender['name']}"
