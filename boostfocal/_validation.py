@@ -69,9 +69,7 @@ def check_raw_prediction(raw_prediction, *, ndim: int = 2) -> np.ndarray:
 
     Finiteness is checked by the kernels, in their single pass over the data.
     """
-    if hasattr(raw_prediction, "__cuda_array_interface__") and hasattr(raw_prediction, "get"):
-        raw_prediction = raw_prediction.get()  # CuPy: the kernels run on the host
-    array = np.asarray(raw_prediction)
+    array = np.asarray(_host(raw_prediction))
     if array.dtype.kind not in "fiub" or array.dtype.kind == "b":
         raise TypeError(f"raw_prediction must be numeric (float), got dtype {array.dtype}")
     if array.dtype not in (np.float32, np.float64):
@@ -83,19 +81,7 @@ def check_raw_prediction(raw_prediction, *, ndim: int = 2) -> np.ndarray:
 
 def check_labels(y_true, n_samples: int, n_classes: int) -> np.ndarray:
     """Integer class labels in [0, n_classes) as a fresh int64 array of length n_samples."""
-    if hasattr(y_true, "__cuda_array_interface__") and hasattr(y_true, "get"):
-        y_true = y_true.get()
-    labels = np.asarray(y_true)
-    if labels.dtype.kind not in "fiu":
-        raise TypeError(f"y_true must hold integer class labels, got dtype {labels.dtype}")
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.ndim != 1:
-        raise ValueError(f"y_true must be 1-D, got shape {labels.shape}")
-    if labels.shape[0] != n_samples:
-        raise ValueError(
-            f"y_true has {labels.shape[0]} labels but raw_prediction has {n_samples} rows"
-        )
+    labels = label_array(y_true, n_samples)
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)):
             raise ValueError("y_true contains NaN or inf")
@@ -162,20 +148,7 @@ def raise_for_bad_input(y_true, sample_weight, n_samples: int, n_classes: int, b
 
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     """Non-negative finite weights as a float64 array; an empty array stands for all ones."""
-    if sample_weight is None:
-        return np.empty(0, dtype=np.float64)
-    if hasattr(sample_weight, "__cuda_array_interface__") and hasattr(sample_weight, "get"):
-        sample_weight = sample_weight.get()
-    weights = np.asarray(sample_weight)
-    if weights.dtype.kind not in "fiu":
-        raise TypeError(f"sample_weight must be numeric, got dtype {weights.dtype}")
-    if weights.ndim != 1:
-        raise ValueError(f"sample_weight must be 1-D, got shape {weights.shape}")
-    if weights.shape[0] != n_samples:
-        raise ValueError(
-            f"sample_weight has {weights.shape[0]} entries but there are {n_samples} samples"
-        )
-    weights = weights.astype(np.float64)
+    weights = weight_array(sample_weight, n_samples)
     if not np.all(np.isfinite(weights)):
         raise ValueError("sample_weight contains NaN or inf")
     if np.any(weights < 0.0):
