@@ -8,7 +8,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _validation as check
-from ._booster_methods import BoosterMethods
+from ._loss_base import LossBase
 from .kernels.threads import run_kernel
 from .loss import _balanced_from_totals
 
@@ -94,7 +94,7 @@ def _check_soft_labels(y_true, n_samples: int) -> np.ndarray:
     return labels
 
 
-class BinaryFocalLoss(BoosterMethods):
+class BinaryFocalLoss(LossBase):
     r"""Binary alpha-balanced focal loss on one sigmoid output per row (Lin et al., 2017).
 
     For raw predictions (logits) z of shape (n_samples,), p = sigmoid(z), labels y in {0, 1} and
@@ -140,6 +140,7 @@ class BinaryFocalLoss(BoosterMethods):
     """
 
     is_binary = True
+    _param_names = LossBase._param_names + ("soft_labels",)
 
     def __init__(
         self,
@@ -159,11 +160,6 @@ class BinaryFocalLoss(BoosterMethods):
         self.soft_labels = bool(soft_labels)
 
     # ------------------------------------------------------------------ parameters
-    @property
-    def alpha_is_resolved(self) -> bool:
-        """False only for an alpha="balanced" that has not been resolved from training labels."""
-        return not isinstance(self.alpha, str)
-
     def resolve_alpha(
         self, y_true, sample_weight=None, n_classes: Optional[int] = None
     ) -> "BinaryFocalLoss":
@@ -180,39 +176,11 @@ class BinaryFocalLoss(BoosterMethods):
         labels, weights = self._labels_and_weights(y_true, sample_weight)
         return self.copy(alpha=_balanced_from_totals(self._class_totals(labels, weights)))
 
-    def copy(self, **changes) -> "BinaryFocalLoss":
-        """A new loss with the same parameters, except those given as keyword arguments."""
-        params = self.get_params()
-        params.update(changes)
-        return type(self)(**params)
-
-    def get_params(self) -> dict:
-        alpha = self.alpha if not isinstance(self.alpha, np.ndarray) else self.alpha.tolist()
-        return {
-            "gamma": self.gamma,
-            "alpha": alpha,
-            "hessian": self.hessian,
-            "hessian_floor": self.hessian_floor,
-            "soft_labels": self.soft_labels,
-        }
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{key}={value!r}" for key, value in self.get_params().items())
-        return f"{type(self).__name__}({params})"
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and self.get_params() == other.get_params()
-
-    __hash__ = None  # mutable-looking parameters: equality by value, no hashing
-
     # ------------------------------------------------------------------ computations
     def _alpha_pair(self) -> np.ndarray:
         """(a_0, a_1) as float64."""
         if isinstance(self.alpha, str):
-            raise ValueError(
-                "alpha='balanced' has not been resolved from training labels yet: call "
-                "loss = loss.resolve_alpha(y_train) first (the scikit-learn estimators do this)"
-            )
+            raise self._unresolved_alpha_error()
         if isinstance(self.alpha, np.ndarray):
             return self.alpha
         pair = np.ones(2) if self.alpha is None else np.array([1.0 - self.alpha, self.alpha])
@@ -262,17 +230,6 @@ class BinaryFocalLoss(BoosterMethods):
         skip = np.empty(0, dtype=raw.dtype)
         self._run(labels, raw, alpha, weights, loss_out, skip, skip)
         return loss_out
-
-    def mean_loss(self, y_true, raw_prediction, sample_weight=None) -> float:
-        """Weighted mean focal loss: sum_i L_i / sum_i w_i (the metric the adapters report)."""
-        per_sample = self.loss(y_true, raw_prediction, sample_weight)
-        if sample_weight is None:
-            total_weight = per_sample.shape[0]
-        else:
-            total_weight = float(np.sum(sample_weight))
-        if total_weight <= 0:
-            raise ValueError("the mean focal loss needs a positive total sample weight")
-        return float(np.sum(per_sample) / total_weight)
 
     def gradient_hessian(
         self, y_true, raw_prediction, sample_weight=None, *, order: str = "C", dtype=None

@@ -7,7 +7,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _validation as check
-from ._booster_methods import BoosterMethods
+from ._loss_base import LossBase
 from .kernels.threads import run_kernel
 
 AlphaSpec = Union[None, str, Sequence[float], np.ndarray]
@@ -39,7 +39,7 @@ def _balanced_from_totals(totals: np.ndarray) -> np.ndarray:
     return alpha
 
 
-class FocalLoss(BoosterMethods):
+class FocalLoss(LossBase):
     r"""Multiclass alpha-balanced focal loss on softmax probabilities (Lin et al., 2017).
 
     For raw predictions (margins) z of shape (n_samples, n_classes), p = softmax(z), integer
@@ -99,11 +99,6 @@ class FocalLoss(BoosterMethods):
         self.hessian_floor = check.check_hessian_floor(hessian_floor)
 
     # ------------------------------------------------------------------ parameters
-    @property
-    def alpha_is_resolved(self) -> bool:
-        """False only for an alpha="balanced" that has not been resolved from training labels."""
-        return not isinstance(self.alpha, str)
-
     def resolve_alpha(self, y_true, sample_weight=None, n_classes: Optional[int] = None) -> "FocalLoss":
         """A copy with ``alpha="balanced"`` replaced by weights from these TRAINING labels.
 
@@ -117,30 +112,6 @@ class FocalLoss(BoosterMethods):
             n_classes = int(labels.max()) + 1 if labels.size else 0
         return self.copy(alpha=balanced_alpha(labels, int(n_classes), sample_weight))
 
-    def copy(self, **changes) -> "FocalLoss":
-        """A new loss with the same parameters, except those given as keyword arguments."""
-        params = self.get_params()
-        params.update(changes)
-        return type(self)(**params)
-
-    def get_params(self) -> dict:
-        alpha = self.alpha if not isinstance(self.alpha, np.ndarray) else self.alpha.tolist()
-        return {
-            "gamma": self.gamma,
-            "alpha": alpha,
-            "hessian": self.hessian,
-            "hessian_floor": self.hessian_floor,
-        }
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{key}={value!r}" for key, value in self.get_params().items())
-        return f"{type(self).__name__}({params})"
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and self.get_params() == other.get_params()
-
-    __hash__ = None  # mutable-looking parameters: equality by value, no hashing
-
     # ------------------------------------------------------------------ computations
     def _alpha_vector(self, n_classes: int) -> np.ndarray:
         if self.alpha is None:
@@ -149,10 +120,7 @@ class FocalLoss(BoosterMethods):
             ones.setflags(write=False)
             return ones
         if isinstance(self.alpha, str):
-            raise ValueError(
-                "alpha='balanced' has not been resolved from training labels yet: call "
-                "loss = loss.resolve_alpha(y_train) first (the scikit-learn estimators do this)"
-            )
+            raise self._unresolved_alpha_error()
         if self.alpha.shape[0] != n_classes:
             raise ValueError(
                 f"alpha has {self.alpha.shape[0]} entries but raw_prediction has {n_classes} "
@@ -185,14 +153,6 @@ class FocalLoss(BoosterMethods):
         check.raise_for_bad_input(y_true, sample_weight, *raw.shape, bad_input)
         check.raise_for_bad_row(bad_row)
         return loss_out
-
-    def mean_loss(self, y_true, raw_prediction, sample_weight=None) -> float:
-        """Weighted mean focal loss: sum_i L_i / sum_i w_i (the metric the adapters report)."""
-        per_sample = self.loss(y_true, raw_prediction, sample_weight)
-        total_weight = per_sample.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-        if total_weight <= 0:
-            raise ValueError("the mean focal loss needs a positive total sample weight")
-        return float(np.sum(per_sample) / total_weight)
 
     def gradient_hessian(
         self, y_true, raw_prediction, sample_weight=None, *, order: str = "C", dtype=None

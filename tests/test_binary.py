@@ -550,8 +550,8 @@ def test_reproduces_lightgbm_binary():
     result = loss.lightgbm_metric(expected, lgb.Dataset(X, y, weight=weight).construct())
     assert result[0] == "focal_loss" and result[2] is False
     log_loss = -log_expit(np.where(y == 1, expected, -expected))
-    # LightGBM stores the weights as float32.
-    float32_weight = weight.astype(np.float32)
+    # LightGBM stores the weights as float32; the mean is then taken in float64.
+    float32_weight = weight.astype(np.float32).astype(np.float64)
     expected_metric = np.sum(float32_weight * log_loss) / float32_weight.sum()
     assert result[1] == pytest.approx(expected_metric, rel=1e-12)
 

@@ -1,0 +1,57 @@
+"""What FocalLoss and BinaryFocalLoss share: parameter handling, equality, the weighted mean, and
+(through :class:`BoosterMethods`) the booster-facing methods."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._booster_methods import BoosterMethods
+
+
+class LossBase(BoosterMethods):
+    """Base of the loss objects; subclasses set ``_param_names`` and store those attributes."""
+
+    _param_names = ("gamma", "alpha", "hessian", "hessian_floor")
+
+    @property
+    def alpha_is_resolved(self) -> bool:
+        """False only for an alpha="balanced" that has not been resolved from training labels."""
+        return not isinstance(self.alpha, str)
+
+    def _unresolved_alpha_error(self) -> ValueError:
+        return ValueError(
+            "alpha='balanced' has not been resolved from training labels yet: call "
+            "loss = loss.resolve_alpha(y_train) first (the scikit-learn estimators do this)"
+        )
+
+    def copy(self, **changes):
+        """A new loss with the same parameters, except those given as keyword arguments."""
+        params = self.get_params()
+        params.update(changes)
+        return type(self)(**params)
+
+    def get_params(self) -> dict:
+        params = {name: getattr(self, name) for name in self._param_names}
+        if isinstance(params["alpha"], np.ndarray):
+            params["alpha"] = params["alpha"].tolist()
+        return params
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{key}={value!r}" for key, value in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self.get_params() == other.get_params()
+
+    __hash__ = None  # mutable-looking parameters: equality by value, no hashing
+
+    def mean_loss(self, y_true, raw_prediction, sample_weight=None) -> float:
+        """Weighted mean focal loss: sum_i L_i / sum_i w_i (the metric the adapters report)."""
+        per_sample = self.loss(y_true, raw_prediction, sample_weight)
+        if sample_weight is None:
+            total_weight = per_sample.shape[0]
+        else:
+            total_weight = float(np.sum(np.asarray(sample_weight, dtype=np.float64)))
+        if total_weight <= 0:
+            raise ValueError("the mean focal loss needs a positive total sample weight")
+        return float(np.sum(per_sample) / total_weight)
