@@ -103,6 +103,18 @@ BLOCK_ROWS = 128
 
 
 @numba.njit(cache=True, inline="always")
+def _block_scratch(n_classes):
+    """Per-thread scratch of :func:`_block_softmax`: (exp_t, z_max, rest, argmax, finite)."""
+    return (
+        np.empty((n_classes, BLOCK_ROWS)),
+        np.empty(BLOCK_ROWS),
+        np.empty(BLOCK_ROWS),
+        np.empty(BLOCK_ROWS, dtype=np.int64),
+        np.empty(BLOCK_ROWS, dtype=np.bool_),
+    )
+
+
+@numba.njit(cache=True, inline="always")
 def _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, finite):
     """Max-subtracted exponentials of rows start .. start+count, transposed into ``exp_t``.
 
@@ -208,10 +220,7 @@ def focal_loss_per_sample(y_true, raw_prediction, alpha, sample_weight, gamma, l
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     for chunk in numba.prange(n_chunks):
-        exp_t = np.empty((n_classes, BLOCK_ROWS))
-        z_max, rest = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
-        argmax = np.empty(BLOCK_ROWS, dtype=np.int64)
-        finite = np.empty(BLOCK_ROWS, dtype=np.bool_)
+        exp_t, z_max, rest, argmax, finite = _block_scratch(n_classes)
         chunk_stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
         for start in range(chunk * ROWS_PER_CHUNK, chunk_stop, BLOCK_ROWS):
             count = min(BLOCK_ROWS, chunk_stop - start)
@@ -259,11 +268,8 @@ def focal_loss_gradient_hessian(
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     for chunk in numba.prange(n_chunks):
-        exp_t = np.empty((n_classes, BLOCK_ROWS))
-        z_max, rest = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
-        argmax = np.empty(BLOCK_ROWS, dtype=np.int64)
+        exp_t, z_max, rest, argmax, finite = _block_scratch(n_classes)
         labels = np.empty(BLOCK_ROWS, dtype=np.int64)
-        finite = np.empty(BLOCK_ROWS, dtype=np.bool_)
         # Per-row values for the branch-free column loop and the label column.
         inverse_total = np.empty(BLOCK_ROWS)
         gradient_scale = np.empty(BLOCK_ROWS)  # -alpha_t w A
@@ -333,10 +339,7 @@ def softmax(raw_prediction, out):
     n_samples, n_classes = raw_prediction.shape
     n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
     for chunk in numba.prange(n_chunks):
-        exp_t = np.empty((n_classes, BLOCK_ROWS))
-        z_max, rest = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
-        argmax = np.empty(BLOCK_ROWS, dtype=np.int64)
-        finite = np.empty(BLOCK_ROWS, dtype=np.bool_)
+        exp_t, z_max, rest, argmax, finite = _block_scratch(n_classes)
         chunk_stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
         for start in range(chunk * ROWS_PER_CHUNK, chunk_stop, BLOCK_ROWS):
             count = min(BLOCK_ROWS, chunk_stop - start)
