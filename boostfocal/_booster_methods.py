@@ -18,6 +18,13 @@ class BoosterMethods:
 
         return xgboost.objective(self, predt, dtrain)
 
+    def xgboost_cuda_objective(self, predt, dtrain):
+        """:meth:`xgboost_objective` for ``device="cuda"`` boosters: the same gradients, handed
+        back as CuPy arrays on the GPU (needs CuPy)."""
+        from .adapters import xgboost
+
+        return xgboost.cuda_objective(self, predt, dtrain)
+
     def xgboost_metric(self, predt, dtrain):
         """``custom_metric=`` of :func:`xgboost.train`: ("focal_loss", weighted mean focal loss)
         on the raw margins."""

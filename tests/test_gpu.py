@@ -82,6 +82,30 @@ def test_xgboost_objective_accepts_cupy_margins(data):
         np.testing.assert_array_equal(np.asarray(b), a)
 
 
+def test_xgboost_cuda_objective_hands_back_cupy_and_trains_the_same_model(data):
+    xgboost = pytest.importorskip("xgboost")
+    cupy = pytest.importorskip("cupy")
+    X_train, y_train, X_test, _ = data
+    loss = FocalLoss(gamma=2.0, alpha=[0.5, 1.0, 1.5, 2.0])
+    dtrain = xgboost.DMatrix(X_train, label=y_train)
+    margins = np.random.default_rng(2).normal(size=(len(y_train), 4)).astype(np.float32)
+    gradient, hessian = loss.xgboost_cuda_objective(margins, dtrain)
+    assert isinstance(gradient, cupy.ndarray) and isinstance(hessian, cupy.ndarray)
+    host = loss.xgboost_objective(margins, dtrain)
+    np.testing.assert_array_equal(gradient.get(), host[0])
+    np.testing.assert_array_equal(hessian.get(), host[1])
+    params = xgboost_params_with_init_score(
+        loss, y_train, {"device": "cuda", "tree_method": "hist", "max_depth": 4}
+    )
+    raw = [
+        xgboost.train(params, dtrain, ROUNDS, obj=objective).predict(
+            xgboost.DMatrix(X_test), output_margin=True
+        )
+        for objective in (loss.xgboost_objective, loss.xgboost_cuda_objective)
+    ]
+    np.testing.assert_allclose(raw[1], raw[0], rtol=1e-5, atol=1e-5)
+
+
 def test_focal_xgb_classifier_on_cuda(data):
     pytest.importorskip("xgboost")
     from boostfocal.sklearn import FocalXGBClassifier

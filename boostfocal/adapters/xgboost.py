@@ -29,6 +29,18 @@ def objective(loss, predt, dtrain):
     return loss.gradient_hessian(labels, predt, weights)
 
 
+def cuda_objective(loss, predt, dtrain):
+    """:func:`objective`, with the results handed to XGBoost as CuPy arrays on the current GPU.
+
+    For ``device="cuda"`` boosters: XGBoost then builds its gradient pairs on the GPU instead of
+    converting host arrays element by element before copying them over. Needs CuPy.
+    """
+    import cupy
+
+    gradient, hessian = objective(loss, predt, dtrain)
+    return cupy.asarray(gradient), cupy.asarray(hessian)
+
+
 def metric(loss, predt, dmatrix):
     """("focal_loss", weighted mean focal loss of the raw margins)."""
     predt = as_host_array(predt)
