@@ -1,0 +1,223 @@
+"""Regenerate the README's benchmark tables and plots from ``benchmarks/results/*.json``.
+
+Reads ``quality.json``, ``speed_cpu.json``, ``speed_cuda.json`` (when present) and ``scaling.json``,
+draws ``results/quality.png`` and ``results/scaling.png``, and rewrites the block between
+``<!-- begin generated: benchmarks -->`` and ``<!-- end generated: benchmarks -->`` inside the README's
+``benchmarks`` section. Nothing in that block is typed by hand.
+
+    python benchmarks/make_tables.py            # after running the benchmarks
+    python benchmarks/make_tables.py --check    # exit 1 if the README is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+import common
+
+README = common.REPO_ROOT / "README.md"
+BEGIN = "<!-- begin generated: benchmarks -->"
+END = "<!-- end generated: benchmarks -->"
+# Contenders shown in the README's quality table and plot (all of them are in results/quality.md).
+HEADLINE = ["softmax+w", "focal g=0.5", "focal g=1", "focal g=2", "focal g=5", "focal g=2 a=bal",
+            "focal g=2 exact", "focal g=2 floor", "focal g=5 exact", "focal g=5 floor"]
+PLOTTED = ["softmax+w", "focal g=1", "focal g=2", "focal g=2 a=bal"]
+
+
+def _load(name: str) -> Optional[dict]:
+    path = common.RESULTS / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def quality_tables(quality: dict) -> List[str]:
+    summary = quality["aggregate"]["summary"]
+    datasets, seeds = quality["datasets"], quality["seeds"]
+    settings = quality["settings"]
+    lines = [
+        f"**Quality** ({len(datasets)} real data sets: "
+        + ", ".join(f"{d} ({seeds[d]} seeds)" for d in datasets)
+        + f"; learning rate {settings['learning_rate']}, rounds by early stopping on each contender's own "
+        "objective on a validation split; 1 thread). Mean difference to plain softmax over the data sets, "
+        "paired by seed; (W/L) counts the data sets where the contender's mean is better / worse. "
+        "Full tables with the spread over seeds: [benchmarks/results/quality.md](benchmarks/results/quality.md).",
+    ]
+    for booster in quality["boosters"]:
+        rows = []
+        for name in ["softmax"] + HEADLINE:
+            entry = summary[booster].get(name)
+            if entry is None:
+                continue
+            cells = [name, f"{entry['mean_rank_macro_f1']:.1f}"]
+            for metric in ("macro_f1", "balanced_accuracy", "minority_recall", "log_loss"):
+                m = entry[metric]
+                cells.append("-" if name == "softmax" or m["mean_diff"] is None
+                             else f"{m['mean_diff']:+.3f} ({m['wins']}/{m['losses']})")
+            rows.append(cells)
+        n_contenders = len(quality["contenders"])
+        lines += ["", f"{'XGBoost' if booster == 'xgboost' else 'LightGBM'} (mean rank of macro-F1 among "
+                  f"{n_contenders} contenders, 1 = best):", ""]
+        lines.append(common.markdown_table(
+            ["contender", "mean rank", "Δ macro-F1", "Δ balanced acc.", "Δ minority recall", "Δ log loss"], rows))
+    return lines
+
+
+def speed_tables(speeds: List[dict]) -> List[str]:
+    lines = []
+    for speed in speeds:
+        env, settings = speed["environment"], speed["settings"]
+        where = env.get("gpu") if settings["device"] == "cuda" else f"{env.get('cpu_model')}, {settings['threads']} thread(s)"
+        lines += ["", f"**Training time, focal / softmax** ({settings['device']}: {where}; "
+                  f"{settings['rounds']} rounds, median of {settings['repeats']} interleaved repeats, "
+                  f"{settings['clock']} time; details in "
+                  f"[benchmarks/results/speed_{settings['device']}.md](benchmarks/results/speed_{settings['device']}.md)):", ""]
+        rows = []
+        for r in speed["rows"]:
+            size = f"{r['n_rows']:,} x {r['n_features']} x {r['n_classes']}"
+            if "error" in r:
+                rows.append([r["booster"], size, "failed: " + r["error"], "", "", ""])
+                continue
+            t = r["times_s"]
+            rows.append([r["booster"], size, f"{t['softmax']['median']:.2f}", f"{t['focal']['median']:.2f}",
+                         f"**{r['ratio_focal']:.3f}**", f"{r['ratio_focal-lean']:.3f}"])
+        lines.append(common.markdown_table(
+            ["booster", "rows x features x classes", "softmax s", "focal s", "focal / softmax",
+             "focal-lean / softmax"], rows, "llrrrr"))
+    return lines
+
+
+def scaling_tables(scaling: dict) -> List[str]:
+    row_sweep = scaling["rows"]
+    per_entry = [p["ns_per_entry"] for p in row_sweep]
+    largest_n = max(row_sweep, key=lambda p: p["n_rows"])
+    per_row = largest_n["extra_traced_bytes"] / largest_n["n_rows"]
+    by_classes = sorted(scaling["classes"], key=lambda p: p["n_classes"])
+    lines = [
+        "", f"**Kernel scaling** (`FocalLoss.gradient_hessian`, float32 margins, "
+        f"{scaling['settings']['threads']} thread, CPU time): at {row_sweep[0]['n_classes']} classes the cost "
+        f"per entry (row x class) stays between {min(per_entry):.1f} and {max(per_entry):.1f} ns from "
+        f"{row_sweep[0]['n_rows']:,} to {row_sweep[-1]['n_rows']:,} rows (log-log slope "
+        f"{scaling['slope_rows']:.2f}); as classes grow from {by_classes[0]['n_classes']} to "
+        f"{by_classes[-1]['n_classes']} it falls from {by_classes[0]['ns_per_entry']:.1f} to "
+        f"{by_classes[-1]['ns_per_entry']:.1f} ns, because part of the work is per row (max, log and the "
+        f"true-class terms): time = {scaling['cost_model']['ns_per_row']:.1f} ns x rows + "
+        f"{scaling['cost_model']['ns_per_entry']:.2f} ns x rows x classes (least squares over all points). "
+        f"Memory beyond the two outputs grows with the rows, not with rows x classes: {per_row:.1f} bytes "
+        f"per row at {largest_n['n_rows']:,} rows (an int64 copy of the labels; "
+        f"{100 * largest_n['extra_traced_bytes'] / largest_n['input_bytes']:.0f}% of the margins at "
+        f"{largest_n['n_classes']} classes), plus "
+        f"{(by_classes[-1]['extra_traced_bytes'] - per_row * by_classes[-1]['n_rows']) / 2**20:.2f} MiB at "
+        f"{by_classes[-1]['n_classes']} classes. Details: "
+        "[benchmarks/results/scaling.md](benchmarks/results/scaling.md), plot "
+        "[benchmarks/results/scaling.png](benchmarks/results/scaling.png).", "",
+    ]
+    lines.append(common.markdown_table(
+        ["rows", "classes", "time ms", "ns / entry", "extra memory MiB", "margins (input) MiB"],
+        [[f"{p['n_rows']:,}", str(p["n_classes"]),
+          f"{1e3 * (p['cpu_s'] if p['threads'] == 1 else p['wall_s']):.1f}", f"{p['ns_per_entry']:.2f}",
+          f"{p['extra_traced_bytes'] / 2**20:.2f}", f"{p['input_bytes'] / 2**20:.1f}"]
+         for p in row_sweep + [by_classes[-1]]]))
+    return lines
+
+
+def quality_plot(quality: dict, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    table = quality["aggregate"]["table"]
+    datasets, boosters = quality["datasets"], quality["boosters"]
+    figure = Figure(figsize=(13, 3.6 * len(boosters)), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(len(boosters), 2, squeeze=False)
+    width = 0.8 / len(PLOTTED)
+    x = np.arange(len(datasets))
+    for row, booster in enumerate(boosters):
+        for column, (metric, label) in enumerate((("macro_f1", "Δ macro-F1 vs softmax"),
+                                                   ("minority_recall", "Δ minority-class recall vs softmax"))):
+            ax = axes[row][column]
+            for i, name in enumerate(PLOTTED):
+                means, stds = [], []
+                for d in datasets:
+                    cell = table[booster][d].get(name, {}).get("diff_vs_softmax", {}).get(metric, {})
+                    means.append(np.nan if cell.get("mean") is None else cell["mean"])
+                    stds.append(0.0 if not cell.get("std") else cell["std"])
+                ax.bar(x + (i - (len(PLOTTED) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=name)
+            ax.axhline(0.0, color="black", linewidth=0.8)
+            ax.set_xticks(x, datasets, fontsize=8)
+            ax.set_ylabel(label)
+            ax.set_title(f"{'XGBoost' if booster == 'xgboost' else 'LightGBM'}: {label} (mean ± sd over seeds)",
+                         fontsize=10)
+            ax.grid(axis="y", alpha=0.3)
+            if row == 0 and column == 0:
+                ax.legend(fontsize=8, ncols=2)
+    figure.savefig(path, dpi=90)
+
+
+def scaling_plot(scaling: dict, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 3.8), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 2)
+    for ax, key, title in ((axes[0], "rows", "rows grow, K = 10"), (axes[1], "classes", "classes grow, n = 20,000")):
+        points = scaling[key]
+        entries = np.array([p["entries"] for p in points], dtype=float)
+        times = np.array([p["cpu_s"] if p["threads"] == 1 else p["wall_s"] for p in points])
+        model = scaling["cost_model"]
+        rows = np.array([p["n_rows"] for p in points], dtype=float)
+        fitted = 1e-9 * (model["ns_per_row"] * rows + model["ns_per_entry"] * entries)
+        ax.loglog(entries, times * 1e3, "o-", label="measured")
+        ax.loglog(entries, fitted * 1e3, "--", color="gray",
+                  label=f"{model['ns_per_row']:.1f} ns x n + {model['ns_per_entry']:.2f} ns x n x K")
+        ax.set_xlabel("rows x classes")
+        ax.set_ylabel("ms per gradient_hessian call")
+        ax.set_title(title)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    figure.savefig(path, dpi=90)
+
+
+def generate(plots: bool = True) -> str:
+    quality, scaling = _load("quality.json"), _load("scaling.json")
+    speeds = [s for s in (_load("speed_cpu.json"), _load("speed_cuda.json")) if s is not None]
+    lines = [BEGIN, "<!-- generated by benchmarks/make_tables.py from benchmarks/results/*.json; do not edit -->", ""]
+    if quality is not None:
+        if plots:
+            quality_plot(quality, common.RESULTS / "quality.png")
+        lines += quality_tables(quality)
+        lines += ["", "![Difference to softmax per data set](benchmarks/results/quality.png)"]
+    lines += speed_tables(speeds)
+    if scaling is not None:
+        if plots:
+            scaling_plot(scaling, common.RESULTS / "scaling.png")
+        lines += scaling_tables(scaling)
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when the README is out of date")
+    args = parser.parse_args(argv)
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{README} has no '{BEGIN}' ... '{END}' block in its benchmarks section")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = head + generate(plots=not args.check) + tail
+    if args.check:
+        return 0 if new == text else 1
+    if new != text:
+        README.write_text(new)
+    print(f"updated {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
