@@ -163,6 +163,23 @@ def check_output_dtype(dtype) -> np.dtype:
     return dtype
 
 
+def check_out_pair(out, shape) -> tuple:
+    """``out=(gradient, hessian)``: two distinct writable float32/float64 arrays of ``shape``."""
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError("out must be a pair (gradient, hessian) of NumPy arrays")
+    for name, array in zip(("gradient", "hessian"), out):
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"out {name} must be a NumPy array, got {type(array).__name__}")
+        check_output_dtype(array.dtype)
+        if array.shape != tuple(shape):
+            raise ValueError(f"out {name} has shape {array.shape}, expected {tuple(shape)}")
+        if not array.flags.writeable:
+            raise ValueError(f"out {name} is read-only")
+    if np.shares_memory(out[0], out[1]):
+        raise ValueError("out gradient and hessian must not share memory")
+    return out[0], out[1]
+
+
 def raise_for_bad_row(bad_row: int) -> None:
     if bad_row >= 0:
         raise ValueError(f"raw_prediction contains NaN or inf (first seen in row {bad_row})")

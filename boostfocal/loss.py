@@ -155,18 +155,23 @@ class FocalLoss(LossBase):
         return loss_out
 
     def gradient_hessian(
-        self, y_true, raw_prediction, sample_weight=None, *, order: str = "C", dtype=None
+        self, y_true, raw_prediction, sample_weight=None, *, order: str = "C", dtype=None, out=None
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Gradient and Hessian diagonal w.r.t. the raw predictions, each (n_samples, n_classes).
 
         Both carry the factor w_i * alpha[t_i]. Their dtype is ``dtype`` (float32 or float64),
         by default that of ``raw_prediction`` (other numeric inputs give float64); ``order``
-        ("C" or "F") picks their layout. The arithmetic is float64 either way.
+        ("C" or "F") picks their layout. The arithmetic is float64 either way. ``out`` may be a
+        pair of writable float32/float64 arrays of shape (n_samples, n_classes) to fill and return
+        instead (for loops that call this repeatedly; ``order`` and ``dtype`` are then ignored).
         """
         labels, raw, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
-        out_dtype = check.check_output_dtype(raw.dtype if dtype is None else dtype)
-        gradient = np.empty(raw.shape, dtype=out_dtype, order=order)
-        hessian = np.empty(raw.shape, dtype=out_dtype, order=order)
+        if out is None:
+            out_dtype = check.check_output_dtype(raw.dtype if dtype is None else dtype)
+            gradient = np.empty(raw.shape, dtype=out_dtype, order=order)
+            hessian = np.empty(raw.shape, dtype=out_dtype, order=order)
+        else:
+            gradient, hessian = check.check_out_pair(out, raw.shape)
         from .kernels.multiclass import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
         bad_row, bad_input = run_kernel(

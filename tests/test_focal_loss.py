@@ -303,6 +303,18 @@ def test_float32_c_f_strided_and_read_only_inputs_agree(policy):
     assert gradient_f.flags.f_contiguous and gradient_f.dtype == np.float32
 
 
+def test_out_arrays_are_filled_and_returned():
+    y, raw = make_case(5, "normal5", n_samples=3000)
+    loss = FocalLoss(2.0, np.linspace(1, 2, 5))
+    expected = loss.gradient_hessian(y, raw)
+    for order, dtype in (("C", np.float64), ("F", np.float32)):
+        out = (np.full(raw.shape, np.nan, dtype, order=order), np.full(raw.shape, np.nan, dtype, order=order))
+        result = loss.gradient_hessian(y, raw, out=out)
+        assert result[0] is out[0] and result[1] is out[1]
+        np.testing.assert_allclose(out[0], expected[0], rtol=1e-6 if dtype == np.float32 else 0)
+        np.testing.assert_allclose(out[1], expected[1], rtol=1e-6 if dtype == np.float32 else 0)
+
+
 def test_integer_labels_in_float_and_other_dtypes_are_accepted():
     y, raw = make_case(3, "normal1")
     loss = FocalLoss(1.5)
@@ -367,6 +379,9 @@ def test_import_compiles_nothing_and_imports_no_booster():
 
 GOOD_Y = np.array([0, 1, 2])
 GOOD_RAW = np.zeros((3, 3))
+GOOD_OUT = np.zeros((3, 3))
+READ_ONLY_OUT = np.zeros((3, 3))
+READ_ONLY_OUT.setflags(write=False)
 
 BAD_INPUTS = {
     "labels_non_integer": (lambda l: l.loss([0, 1.5, 2], GOOD_RAW), ValueError, "non-integer"),
@@ -386,6 +401,10 @@ BAD_INPUTS = {
     "weight_nan": (lambda l: l.loss(GOOD_Y, GOOD_RAW, [1, np.nan, 1]), ValueError, "NaN"),
     "weight_wrong_length": (lambda l: l.loss(GOOD_Y, GOOD_RAW, [1, 1]), ValueError, "2 entries"),
     "dtype_int_output": (lambda l: l.gradient_hessian(GOOD_Y, GOOD_RAW, dtype=np.int32), TypeError, "float32"),
+    "out_not_pair": (lambda l: l.gradient_hessian(GOOD_Y, GOOD_RAW, out=np.zeros((3, 3))), TypeError, "pair"),
+    "out_wrong_shape": (lambda l: l.gradient_hessian(GOOD_Y, GOOD_RAW, out=(np.zeros((3, 2)), np.zeros((3, 2)))), ValueError, "shape"),
+    "out_same_array": (lambda l: l.gradient_hessian(GOOD_Y, GOOD_RAW, out=(GOOD_OUT, GOOD_OUT)), ValueError, "share"),
+    "out_read_only": (lambda l: l.gradient_hessian(GOOD_Y, GOOD_RAW, out=(READ_ONLY_OUT, np.zeros((3, 3)))), ValueError, "read-only"),
 }
 
 BAD_PARAMETERS = {
