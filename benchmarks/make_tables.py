@@ -95,7 +95,6 @@ def scaling_tables(scaling: dict) -> List[str]:
     row_sweep = scaling["rows"]
     per_entry = [p["ns_per_entry"] for p in row_sweep]
     largest_n = max(row_sweep, key=lambda p: p["n_rows"])
-    per_row = largest_n["extra_traced_bytes"] / largest_n["n_rows"]
     by_classes = sorted(scaling["classes"], key=lambda p: p["n_classes"])
     lines = [
         "", f"**Kernel scaling** (`FocalLoss.gradient_hessian`, float32 margins, "
@@ -107,12 +106,12 @@ def scaling_tables(scaling: dict) -> List[str]:
         f"{by_classes[-1]['ns_per_entry']:.1f} ns, because part of the work is per row (max, log and the "
         f"true-class terms): time = {scaling['cost_model']['ns_per_row']:.1f} ns x rows + "
         f"{scaling['cost_model']['ns_per_entry']:.2f} ns x rows x classes (least squares over all points). "
-        f"Memory beyond the two outputs grows with the rows, not with rows x classes: {per_row:.1f} bytes "
-        f"per row at {largest_n['n_rows']:,} rows (an int64 copy of the labels; "
-        f"{100 * largest_n['extra_traced_bytes'] / largest_n['input_bytes']:.0f}% of the margins at "
-        f"{largest_n['n_classes']} classes), plus "
-        f"{(by_classes[-1]['extra_traced_bytes'] - per_row * by_classes[-1]['n_rows']) / 2**20:.2f} MiB at "
-        f"{by_classes[-1]['n_classes']} classes. Details: "
+        f"Memory beyond the two outputs (NumPy allocations, tracemalloc): "
+        f"{largest_n['extra_traced_bytes'] / 2**20:.2f} MiB at {largest_n['n_rows']:,} x "
+        f"{largest_n['n_classes']} ({100 * largest_n['extra_traced_bytes'] / largest_n['input_bytes']:.2f}% "
+        f"of the margins), {by_classes[-1]['extra_traced_bytes'] / 2**20:.2f} MiB at "
+        f"{by_classes[-1]['n_rows']:,} x {by_classes[-1]['n_classes']} (scratch that grows with the classes "
+        "only); nothing the size of the input. Details: "
         "[benchmarks/results/scaling.md](benchmarks/results/scaling.md), plot "
         "[benchmarks/results/scaling.png](benchmarks/results/scaling.png).", "",
     ]
