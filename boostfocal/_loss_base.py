@@ -45,6 +45,12 @@ class LossBase(BoosterMethods):
 
     __hash__ = None  # mutable-looking parameters: equality by value, no hashing
 
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        # NumPy unpickles arrays writable; keep alpha read-only as validated (and one Numba type).
+        if isinstance(getattr(self, "alpha", None), np.ndarray):
+            self.alpha.setflags(write=False)
+
     def mean_loss(self, y_true, raw_prediction, sample_weight=None) -> float:
         """Weighted mean focal loss: sum_i L_i / sum_i w_i (the metric the adapters report)."""
         per_sample = self.loss(y_true, raw_prediction, sample_weight)

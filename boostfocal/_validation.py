@@ -107,8 +107,17 @@ def label_array(y_true, n_samples: int) -> np.ndarray:
     """The labels as given (no copy), checked for kind and shape only; the kernels check the values
     (integer, in range) in their own pass. On a bad value call :func:`check_labels` for the message."""
     labels = np.asarray(_host(y_true))
-    if labels.dtype.kind not in "fiu":
+    if labels.dtype.kind not in "fiub":
         raise TypeError(f"y_true must hold integer class labels, got dtype {labels.dtype}")
+    if labels.dtype.kind == "b":
+        labels = labels.astype(np.uint8)  # False / True are classes 0 / 1
+    elif (
+        not labels.dtype.isnative
+        or labels.dtype == np.float16
+        or (labels.dtype.kind == "u" and labels.dtype.itemsize == 8)
+    ):
+        # Types the kernels cannot index with directly; float64 keeps every valid label exact.
+        labels = labels.astype(np.float64)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:

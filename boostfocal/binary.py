@@ -70,19 +70,7 @@ def _check_two_classes(n_classes) -> None:
 
 def _check_soft_labels(y_true, n_samples: int) -> np.ndarray:
     """Labels in [0, 1] (any real values) as a fresh float64 array of length n_samples."""
-    if hasattr(y_true, "__cuda_array_interface__") and hasattr(y_true, "get"):
-        y_true = y_true.get()
-    labels = np.asarray(y_true)
-    if labels.dtype.kind not in "fiu":
-        raise TypeError(f"y_true must hold numeric labels in [0, 1], got dtype {labels.dtype}")
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.ndim != 1:
-        raise ValueError(f"y_true must be 1-D, got shape {labels.shape}")
-    if labels.shape[0] != n_samples:
-        raise ValueError(
-            f"y_true has {labels.shape[0]} labels but raw_prediction has {n_samples} rows"
-        )
+    labels = check.label_array(y_true, n_samples)
     labels = labels.astype(np.float64)
     if not np.all(np.isfinite(labels)):
         raise ValueError("y_true contains NaN or inf")

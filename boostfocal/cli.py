@@ -149,7 +149,10 @@ def run_compare(args: argparse.Namespace) -> int:
     loss_params = {"gamma": args.gamma, "alpha": args.alpha}
     if args.hessian is not None:
         loss_params["hessian"] = args.hessian
-    loss = FocalLoss(**loss_params)
+    try:
+        loss = FocalLoss(**loss_params)
+    except (TypeError, ValueError) as error:  # e.g. an all-zero or negative --alpha
+        raise cmp.CompareError(f"invalid focal-loss option: {error}") from error
     boosters = cmp.BOOSTERS if args.booster == "both" else (args.booster,)
     out = Path(args.out)
     try:

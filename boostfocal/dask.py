@@ -169,7 +169,7 @@ def _local_sums(loss: FocalLoss, y_true, raw_prediction, sample_weight) -> np.nd
     if raw.ndim == 1:  # XGBoost flattens (n, K) margins in some versions
         raw = raw.reshape(labels.shape[0], -1)
     weights = None if sample_weight is None or np.size(sample_weight) == 0 else sample_weight
-    total_weight = labels.shape[0] if weights is None else float(np.sum(weights))
+    total_weight = labels.shape[0] if weights is None else float(np.sum(weights, dtype=np.float64))
     return np.array([np.sum(loss.loss(labels, raw, weights)), total_weight], dtype=np.float64)
 
 
@@ -276,8 +276,13 @@ def mean_focal_loss(loss: FocalLoss, y_true, raw_prediction, sample_weight=None)
 
 # --------------------------------------------------------------------------- block functions
 def _encode_block(labels, classes: np.ndarray):
-    """Labels -> codes 0..K-1 by position in the sorted ``classes`` (pandas index kept)."""
-    codes = np.searchsorted(classes, np.asarray(labels)).astype(np.int64)
+    """Labels -> codes 0..K-1 by position in the sorted ``classes`` (pandas index kept); a label
+    that is not one of ``classes`` raises instead of taking its neighbour's code."""
+    values = np.asarray(labels)
+    codes = np.clip(np.searchsorted(classes, values), 0, classes.shape[0] - 1).astype(np.int64)
+    unseen = classes[codes] != values
+    if np.any(unseen):
+        raise ValueError(f"labels not seen in training: {np.unique(values[unseen])[:10]}")
     if hasattr(labels, "index"):
         import pandas as pd
 

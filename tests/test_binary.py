@@ -639,3 +639,14 @@ def test_real_task_trains_with_lightgbm_train_and_sklearn_apis(thyroid_binary):
     np.testing.assert_allclose(
         model.predict(X_test, raw_score=True), margin - init, rtol=0, atol=1e-9
     )
+
+
+def test_boolean_labels_are_classes_zero_and_one():
+    rng = np.random.default_rng(4)
+    raw = rng.normal(0, 3, 50)
+    labels = rng.random(50) > 0.7
+    for loss in (BinaryFocalLoss(2.0, 0.25), BinaryFocalLoss(2.0, soft_labels=True)):
+        expected = loss.gradient_hessian(labels.astype(int), raw)
+        result = loss.gradient_hessian(labels, raw)
+        np.testing.assert_array_equal(result[0], expected[0])
+        np.testing.assert_array_equal(result[1], expected[1])

@@ -142,6 +142,7 @@ BAD_FILES = {
     "missing labels": ("a,label\n1,0\n2,\n3,1\n4,1\n", [], "1 missing value(s)"),
     "single-row class": ("a,label\n1,0\n2,0\n3,1\n4,1\n5,2\n", [], "single row"),
     "alpha of wrong length": ("a,label\n1,0\n2,0\n3,1\n4,1\n", ["--alpha", "1,2,3"], "--alpha has 3 values"),
+    "alpha all zero": ("a,label\n1,0\n2,0\n3,1\n4,1\n", ["--alpha", "0,0"], "alpha must not be all zero"),
     "unknown --drop column": ("a,label\n1,0\n2,0\n3,1\n4,1\n", ["--drop", "zz"], "'zz'"),
     "no feature columns": ("label\n0\n1\n0\n1\n", [], "no feature columns"),
 }

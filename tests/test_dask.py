@@ -505,3 +505,13 @@ def test_xgboost_initial_score_as_base_margin_on_older_xgboost(client, workers, 
         rtol=1e-5, atol=1e-5,
     )
     assert models[1].evals_result_ == models[0].evals_result_
+
+
+def test_encoding_refuses_labels_not_seen_in_training():
+    from boostfocal.dask import _encode_block
+
+    np.testing.assert_array_equal(_encode_block(np.array([5, 0, 2]), np.array([0, 2, 5])), [2, 0, 1])
+    with pytest.raises(ValueError, match="not seen in training"):
+        _encode_block(np.array([0, 1, 2, 5]), np.array([0, 2, 5]))
+    with pytest.raises(ValueError, match="not seen in training"):
+        _encode_block(np.array(["a", "ab"]), np.array(["a", "b", "c"]))

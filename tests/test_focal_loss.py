@@ -264,6 +264,41 @@ def test_values_accurate_to_high_precision_reference(gamma, true_logit):
         assert hessian[0, j] == pytest.approx(float(d2), rel=1e-9, abs=1e-300)
 
 
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("gamma", [0.0, 0.3, 2.0, 10.0])
+def test_large_logit_gaps_match_the_binary_loss(gamma, policy):
+    """Two classes whose logits differ by 300 to 720 (where others^2 underflows): the multiclass
+    derivatives equal the binary ones of the difference, and every entry is finite."""
+    from boostfocal import BinaryFocalLoss
+
+    gaps = np.array([30.0, 300.0, 354.0, 360.0, 400.0, 500.0, 700.0, 710.0, 720.0])
+    raw = np.zeros((2 * gaps.size, 2))
+    raw[: gaps.size, 1] = -gaps  # label 0 far ahead: p_t -> 1
+    raw[gaps.size :, 1] = gaps  # label 0 far behind: p_t -> 0
+    y = np.zeros(2 * gaps.size, dtype=int)
+    gradient, hessian = FocalLoss(gamma, hessian=policy).gradient_hessian(y, raw)
+    assert np.all(np.isfinite(gradient)) and np.all(np.isfinite(hessian))
+    # z_1 - z_0 is the binary logit of class 1; the label 0 is class 0 of the binary loss.
+    binary_gradient, binary_hessian = BinaryFocalLoss(gamma, hessian=policy).gradient_hessian(
+        y, raw[:, 1] - raw[:, 0]
+    )
+    np.testing.assert_allclose(gradient[:, 1], binary_gradient, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(hessian[:, 1], binary_hessian, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize(
+    "dtype", ["bool", "uint8", "uint64", "int16", ">i4", "<i8", "float16", ">f8", "float32"]
+)
+def test_labels_of_every_numeric_dtype(dtype):
+    n_classes = 2 if dtype == "bool" else 3
+    y, raw = make_case(n_classes, "normal1")
+    loss = FocalLoss(2.0)
+    expected = loss.gradient_hessian(y, raw)
+    labels = y.astype(dtype)
+    np.testing.assert_array_equal(loss.gradient_hessian(labels, raw)[0], expected[0])
+    np.testing.assert_array_equal(loss.loss(labels, raw), loss.loss(y, raw))
+
+
 # ---------------------------------------------------------------- layouts, dtypes, immutability
 
 
@@ -341,6 +376,8 @@ def test_pickling_round_trip_keeps_parameters_and_results():
     ):
         clone = pickle.loads(pickle.dumps(loss))
         assert clone == loss and repr(clone) == repr(loss)
+        if isinstance(clone.alpha, np.ndarray):
+            assert not clone.alpha.flags.writeable
         if loss.alpha_is_resolved:
             np.testing.assert_array_equal(clone.loss(y, raw), loss.loss(y, raw))
 

@@ -190,7 +190,8 @@ def _label_and_factor(y_true, sample_weight, weighted, alpha, i):
     """
     value = y_true[i]
     valid = value >= 0 and value < alpha.shape[0]  # False for NaN too
-    label = int(value) if valid else 0
+    # np.int64 on both branches: int(uint64) and a literal 0 would unify to a float index.
+    label = np.int64(value) if valid else np.int64(0)
     if label != value:
         valid = False
         label = 0
@@ -273,7 +274,8 @@ def focal_loss_gradient_hessian(
         # Per-row values for the branch-free column loop and the label column.
         inverse_total = np.empty(BLOCK_ROWS)
         gradient_scale = np.empty(BLOCK_ROWS)  # -alpha_t w A
-        curvature_scale = np.empty(BLOCK_ROWS)  # alpha_t w psi'' q^2 / others^2 (psi'' clipped for psd)
+        curvature_scale = np.empty(BLOCK_ROWS)  # alpha_t w psi'' q^2 (psi'' clipped for psd)
+        inverse_others = np.empty(BLOCK_ROWS)  # 1 / others, 0 when others == 0
         gradient_label = np.empty(BLOCK_ROWS)
         hessian_label = np.empty(BLOCK_ROWS)
         lowest = np.empty(BLOCK_ROWS)
@@ -295,7 +297,10 @@ def focal_loss_gradient_hessian(
                 inverse_total[r] = 1.0 / (1.0 + rest[r])
                 gradient_scale[r] = -factor * psi_1
                 # psi'' p_j^2 = (psi'' q^2) (e_j / others)^2, with e_j / others <= 1 for j != t.
-                curvature_scale[r] = factor * curvature / (others * others) if others > 0.0 else 0.0
+                # The ratio is formed before squaring: others^2 alone underflows once the top logit
+                # leads by more than ~354, while 1 / others stays finite (others >= 2^-1022).
+                curvature_scale[r] = factor * curvature
+                inverse_others[r] = 1.0 / others if others > 0.0 else 0.0
                 gradient_label[r] = factor * (psi_1 * q)
                 hessian_label[r] = factor * (curvature - psi_1 * p_true * q)
                 # The floor applies before the weights, so the weighted floor is factor * floor;
@@ -313,20 +318,23 @@ def focal_loss_gradient_hessian(
                     continue
                 # Every column as if it were neither the label nor the arg-max (no branches in the
                 # loop); those two columns are rewritten after it.
-                scale, curvature_r, inverse, low = (
-                    gradient_scale[r], curvature_scale[r], inverse_total[r], lowest[r]
+                scale, curvature_r, inverse, low, inverse_o = (
+                    gradient_scale[r], curvature_scale[r], inverse_total[r], lowest[r],
+                    inverse_others[r],
                 )
                 for j in range(n_classes):
                     e_j = exp_t[j, r]
                     p_j = e_j * inverse
                     gradient = scale * p_j
-                    hessian = curvature_r * e_j * e_j + gradient * (1.0 - p_j)
+                    ratio = e_j * inverse_o
+                    hessian = curvature_r * ratio * ratio + gradient * (1.0 - p_j)
                     gradient_row[j] = gradient
                     hessian_row[j] = max(hessian, low)
                 label, top = labels[r], argmax[r]
                 if top != label:
                     # Only the arg-max class can have p_j > 1/2: use its exact complement rest/total.
-                    hessian = curvature_r + scale * inverse * (rest[r] * inverse)
+                    # Here others >= 1 (the label is not the arg-max), so 1 / others <= 1.
+                    hessian = curvature_r * inverse_o * inverse_o + scale * inverse * (rest[r] * inverse)
                     hessian_row[top] = max(hessian, low)
                 gradient_row[label] = gradient_label[r]
                 hessian_row[label] = max(hessian_label[r], low)
