@@ -92,6 +92,17 @@ def first_call_latency(cache_dir):
     return float(output[0]), float(output[1])
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -149,7 +160,7 @@ def main(argv=None):
         "dtype": "float32",
         "threads": numba.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "machine": platform.processor() or platform.machine(),
+        "machine": cpu_model(),
         "numba_median_s": numba_median,
         "numba_times_s": numba_times,
         "numba_out_median_s": reuse_median,

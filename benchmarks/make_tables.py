@@ -182,6 +182,44 @@ def scaling_plot(scaling: dict, path: Path) -> None:
     figure.savefig(path, dpi=90)
 
 
+KERNEL_RESULTS = (
+    ("kernel.json", "AMD EPYC (Zen 4), this project's 2-core machine, shared"),
+    ("kernel_h100_host_2cores_run2.json", "Intel Xeon host of the H100 machine, pinned to 2 cores (before `out=` existed)"),
+)
+
+
+def kernel_tables() -> List[str]:
+    """The kernel benchmark (benchmarks/bench_kernel.py) on each machine it was run on."""
+    rows = []
+    for name, where in KERNEL_RESULTS:
+        result = _load(name)
+        if result is None:
+            continue
+        reused = result.get("numba_out_median_s")
+        rows.append(
+            f"| {where} | {result['numba_median_s'] * 1e3:.1f} | "
+            + (f"{reused * 1e3:.1f}" if reused else "-")
+            + f" | {result['numpy_median_s'] * 1e3:.1f} | **{result['speedup_numba_over_numpy']:.1f}x** | "
+            + (f"{result['speedup_numba_out_over_numpy']:.1f}x" if reused else "-")
+            + f" | {result['numba_peak_over_output']:.2f}x | {result['import_boostfocal_median_s'] * 1e3:.0f} ms"
+            f" | {result['first_call_cold_cache_median_s']:.2f} s | {result['first_call_warm_cache_median_s']:.2f} s |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "**Kernel**: gradient + Hessian of 1,000,000 x 10 float32 margins (gamma = 2, per-class alpha, "
+        "sample weights, `\"psd\"`), 2 Numba threads, against a vectorized NumPy version of the same "
+        "math in float64; medians (`python benchmarks/bench_kernel.py`). First calls are in a fresh "
+        "process: import + compile (empty Numba cache) or import + load (warm disk cache).",
+        "",
+        "| machine | Numba ms | Numba, `out=` ms | NumPy ms | speed-up | speed-up, `out=` | peak memory / outputs "
+        "| `import boostfocal` | first call, cold | first call, warm |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+    ]
+
+
 def generate(plots: bool = True) -> str:
     quality, scaling = _load("quality.json"), _load("scaling.json")
     speeds = [s for s in (_load("speed_cpu.json"), _load("speed_cuda.json")) if s is not None]
@@ -192,6 +230,7 @@ def generate(plots: bool = True) -> str:
         lines += quality_tables(quality)
         lines += ["", "![Difference to softmax per data set](benchmarks/results/quality.png)"]
     lines += speed_tables(speeds)
+    lines += kernel_tables()
     if scaling is not None:
         if plots:
             scaling_plot(scaling, common.RESULTS / "scaling.png")
