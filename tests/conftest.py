@@ -47,3 +47,34 @@ def _has_cuda_gpu() -> bool:
 
 HAS_GPU = _has_cuda_gpu()
 requires_gpu = pytest.mark.skipif(not HAS_GPU, reason="needs a CUDA GPU")
+
+
+@pytest.fixture(scope="module")
+def one_kernel_thread():
+    """Run the Numba kernels on one thread: the booster tests call them once per round on a few
+    hundred rows, where waking a thread pool on shared CI cores costs more than the work. The
+    threaded kernels are exercised by test_focal_loss.py."""
+    numba = pytest.importorskip("numba")
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(previous)
+
+
+def make_multiclass(n_samples=500, n_classes=4, seed=0):
+    """Features that carry class signal plus noise; weights in [0.5, 2]."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 6))
+    y = np.argmax(X[:, :n_classes] + rng.normal(scale=1.0, size=(n_samples, n_classes)), axis=1)
+    weight = rng.uniform(0.5, 2.0, n_samples)
+    return X, y, weight
+
+
+def numpy_softmax_gradients(margins, labels, weight=None):
+    """Softmax cross-entropy written from scratch: gradient p - onehot, Hessian p (1 - p), times w."""
+    shifted = margins - margins.max(axis=1, keepdims=True)
+    probability = np.exp(shifted)
+    probability /= probability.sum(axis=1, keepdims=True)
+    onehot = np.eye(margins.shape[1])[np.asarray(labels).astype(int)]
+    weight = 1.0 if weight is None or np.size(weight) == 0 else np.asarray(weight)[:, None]
+    return (probability - onehot) * weight, probability * (1.0 - probability) * weight

@@ -6,7 +6,7 @@ import pytest
 
 lightgbm = pytest.importorskip("lightgbm")
 
-from conftest import load_shared_csv  # noqa: E402
+from conftest import load_shared_csv, make_multiclass, numpy_softmax_gradients  # noqa: E402
 
 from boostfocal import FocalLoss, balanced_alpha  # noqa: E402
 from boostfocal.adapters.init_score import (  # noqa: E402
@@ -20,36 +20,11 @@ N_THREADS = 2
 BASE = {"num_threads": N_THREADS, "num_leaves": 8, "min_data_in_leaf": 5, "verbose": -1,
         "learning_rate": 0.2}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_kernel_thread():
-    """Run the Numba kernels on one thread here: these tests call them once per boosting round on a
-    few hundred rows, where waking a thread pool on shared CI cores costs more than the work. The
-    threaded kernels are exercised by test_focal_loss.py."""
-    numba = pytest.importorskip("numba")
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous)
-
-
-def make_multiclass(n_samples=500, n_classes=4, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_samples, 6))
-    y = np.argmax(X[:, :n_classes] + rng.normal(scale=1.0, size=(n_samples, n_classes)), axis=1)
-    weight = rng.uniform(0.5, 2.0, n_samples)
-    return X, y, weight
+pytestmark = pytest.mark.usefixtures("one_kernel_thread")
 
 
 def numpy_softmax_objective(preds, train_data):
-    """Softmax cross-entropy written from scratch: gradient p - onehot, Hessian p (1 - p)."""
-    shifted = preds - preds.max(axis=1, keepdims=True)
-    probability = np.exp(shifted)
-    probability /= probability.sum(axis=1, keepdims=True)
-    onehot = np.eye(preds.shape[1])[train_data.get_label().astype(int)]
-    weight = train_data.get_weight()
-    weight = 1.0 if weight is None else weight[:, None]
-    return (probability - onehot) * weight, probability * (1.0 - probability) * weight
+    return numpy_softmax_gradients(preds, train_data.get_label(), train_data.get_weight())
 
 
 def raw_scores(params, X, y, weight, rounds, init_score=None):

@@ -22,17 +22,7 @@ from boostfocal.sklearn import FocalLGBMClassifier, FocalXGBClassifier  # noqa: 
 N_THREADS = 2
 ESTIMATORS = [FocalXGBClassifier, FocalLGBMClassifier]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_kernel_thread():
-    """Run the Numba kernels on one thread here: these tests call them once per boosting round on a
-    few hundred rows, where waking a thread pool on shared CI cores costs more than the work. The
-    threaded kernels are exercised by test_focal_loss.py."""
-    numba = pytest.importorskip("numba")
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_kernel_thread")
 
 
 def small_model(cls, **params):

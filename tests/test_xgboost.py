@@ -8,7 +8,7 @@ import pytest
 
 xgboost = pytest.importorskip("xgboost")
 
-from conftest import load_shared_csv  # noqa: E402
+from conftest import load_shared_csv, make_multiclass, numpy_softmax_gradients  # noqa: E402
 
 from boostfocal import FocalLoss, balanced_alpha  # noqa: E402
 from boostfocal.adapters.init_score import xgboost_params_with_init_score  # noqa: E402
@@ -23,37 +23,11 @@ from boostfocal.metrics import (  # noqa: E402
 N_THREADS = 2
 BASE = {"nthread": N_THREADS, "max_depth": 4, "tree_method": "hist", "learning_rate": 0.3}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_kernel_thread():
-    """Run the Numba kernels on one thread here: these tests call them once per boosting round on a
-    few hundred rows, where waking a thread pool on shared CI cores costs more than the work. The
-    threaded kernels are exercised by test_focal_loss.py."""
-    numba = pytest.importorskip("numba")
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(previous)
-
-
-def make_multiclass(n_samples=500, n_classes=4, seed=0):
-    """Features that carry class signal plus noise; weights in [0.5, 2]."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n_samples, 6))
-    y = np.argmax(X[:, :n_classes] + rng.normal(scale=1.0, size=(n_samples, n_classes)), axis=1)
-    weight = rng.uniform(0.5, 2.0, n_samples)
-    return X, y, weight
+pytestmark = pytest.mark.usefixtures("one_kernel_thread")
 
 
 def numpy_softmax_objective(predt, dtrain):
-    """Softmax cross-entropy written from scratch: gradient p - onehot, Hessian p (1 - p)."""
-    shifted = predt - predt.max(axis=1, keepdims=True)
-    probability = np.exp(shifted)
-    probability /= probability.sum(axis=1, keepdims=True)
-    onehot = np.eye(predt.shape[1])[dtrain.get_label().astype(int)]
-    weight = dtrain.get_weight()
-    weight = weight[:, None] if weight.size else 1.0
-    return (probability - onehot) * weight, probability * (1.0 - probability) * weight
+    return numpy_softmax_gradients(predt, dtrain.get_label(), dtrain.get_weight())
 
 
 def train_margins(params, dtrain, rounds, obj=None):
