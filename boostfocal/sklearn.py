@@ -76,7 +76,7 @@ _FIT_PARAMS_DOC = """
         XGBoost ``device`` ("cpu", "cuda", "cuda:1") / LightGBM ``device_type`` ("cpu", "gpu",
         "cuda"). The objective runs on the host either way.
     n_jobs : int or None
-        Threads of the booster (None: the booster's default).
+        Threads of the booster and of the focal kernels during ``fit`` (None: the defaults).
     random_state : int, RandomState or None
         Seed of the booster.
     early_stopping_rounds : int or None
@@ -207,7 +207,11 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
 
         self.evals_result_ = {}
         self.best_iteration_ = None
-        self.booster_ = self._train(X, y_encoded, weights, evals)
+        from .kernels.threads import kernel_threads
+
+        # n_jobs bounds the focal kernels' threads too, not only the booster's.
+        with kernel_threads(self.n_jobs):
+            self.booster_ = self._train(X, y_encoded, weights, evals)
         return self
 
     # ------------------------------------------------------------------ predict

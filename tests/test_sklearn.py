@@ -261,3 +261,38 @@ def test_estimator_errors(cls):
         small_model(cls).fit(X, y, sample_weight=np.zeros(len(y)))
     with pytest.raises(ValueError, match="alpha has 2 entries"):
         small_model(cls, alpha=[1.0, 2.0]).fit(X, y)
+
+
+def test_n_jobs_bounds_the_kernel_threads_during_fit():
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs a Numba pool of at least 2 threads")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = np.argmax(X[:, :3] + rng.normal(size=(300, 3)), axis=1)
+    seen = []
+    original = FocalXGBClassifier._objective
+
+    def spying_objective(self):
+        objective = original(self)
+
+        def wrapped(predt, dtrain):
+            seen.append(numba.get_num_threads())
+            return objective(predt, dtrain)
+
+        return wrapped
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(2)  # the module fixture set 1; the estimator must lower it by itself
+    FocalXGBClassifier._objective = spying_objective
+    try:
+        FocalXGBClassifier(n_estimators=2, n_jobs=1).fit(X, y)
+        assert seen and set(seen) == {1}
+        assert numba.get_num_threads() == 2  # restored after fit
+        seen.clear()
+        FocalXGBClassifier(n_estimators=2).fit(X, y)  # n_jobs=None: left alone
+        assert set(seen) == {2}
+    finally:
+        FocalXGBClassifier._objective = original
+        numba.set_num_threads(previous)

@@ -19,3 +19,27 @@ def run_kernel(kernel, n_rows, rows_per_chunk, *args):
         return kernel(*args)
     finally:
         numba.set_num_threads(previous)
+
+
+class kernel_threads:
+    """Context manager: at most ``n_threads`` Numba threads for the kernels called in this thread.
+
+    ``None`` or a value below 1 leaves the setting alone; a value above Numba's pool size is capped
+    at it. Numba's thread count is per calling thread, so other threads are not affected.
+    """
+
+    def __init__(self, n_threads):
+        self.n_threads = n_threads
+        self.previous = None
+
+    def __enter__(self):
+        if self.n_threads is not None and self.n_threads >= 1:
+            self.previous = numba.get_num_threads()
+            numba.set_num_threads(min(int(self.n_threads), numba.config.NUMBA_NUM_THREADS))
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.previous is not None:
+            numba.set_num_threads(self.previous)
+            self.previous = None
+        return False
