@@ -197,18 +197,24 @@ class BinaryFocalLoss(LossBase):
 
     def _prepare(self, y_true, raw_prediction, sample_weight):
         raw, shape = _check_binary_raw(raw_prediction)
-        labels = self._labels(y_true, raw.shape[0])
-        weights = check.check_sample_weight(sample_weight, raw.shape[0])
+        # Kind and shape only: the kernel checks the label and weight values in its own pass.
+        labels = check.label_array(y_true, raw.shape[0])
+        weights = check.weight_array(sample_weight, raw.shape[0])
         return labels, raw, shape, self._alpha_pair(), weights
 
     def _run(self, labels, raw, alpha, weights, loss_out, gradient_out, hessian_out) -> None:
         from .kernels.binary import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
-        bad_row = run_kernel(
+        bad_row, bad_input = run_kernel(
             focal_loss_gradient_hessian, raw.shape[0], ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
-            self.hessian_floor, loss_out, gradient_out, hessian_out,
+            self.hessian_floor, self.soft_labels, loss_out, gradient_out, hessian_out,
         )
+        if bad_input >= 0:
+            # Rebuild the full message from the complete checks; they raise.
+            self._labels(labels, raw.shape[0])
+            check.check_sample_weight(weights if weights.size else None, raw.shape[0])
+            raise ValueError(f"invalid label or sample weight in row {bad_input}")
         check.raise_for_bad_row(bad_row)
 
     def loss(self, y_true, raw_prediction, sample_weight=None) -> np.ndarray:

@@ -119,16 +119,19 @@ def focal_loss_gradient_hessian(
     gamma,
     hessian_policy,
     hessian_floor,
+    soft_labels,
     loss_out,
     gradient_out,
     hessian_out,
 ):
     """One pass over the rows: per-sample loss, gradient and Hessian w.r.t. the logit.
 
-    y_true: float64 (n,) in [0, 1] (0 and 1 for hard labels); raw_prediction: float (n,), any
-    stride; alpha: float64 (2,) = (alpha_0, alpha_1); sample_weight: float64 (n,) or (0,) for all
-    ones. Outputs are written only where their length is n (pass shape (0,) to skip one). Returns
-    the index of a row holding a NaN or inf raw prediction, or -1; such rows get NaN outputs.
+    y_true: (n,) labels of any numeric dtype, 0 or 1 (any value in [0, 1] with ``soft_labels``);
+    raw_prediction: float (n,), any stride; alpha: float64 (2,) = (alpha_0, alpha_1);
+    sample_weight: float64 (n,) or (0,) for all ones. Outputs are written only where their length
+    is n (pass shape (0,) to skip one). Returns (first row holding a NaN or inf raw prediction,
+    whose outputs are NaN; first row with an invalid label or weight), each -1 when there is none.
+    Labels and weights are checked here, in the pass made anyway, rather than in NumPy passes.
     """
     n_samples = raw_prediction.shape[0]
     want_loss = loss_out.shape[0] == n_samples
@@ -137,9 +140,20 @@ def focal_loss_gradient_hessian(
     weighted = sample_weight.shape[0] == n_samples
     n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
+    bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     for chunk in numba.prange(n_chunks):
         stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
         for i in range(chunk * ROWS_PER_CHUNK, stop):
+            label = np.float64(y_true[i])
+            weight = sample_weight[i] if weighted else 1.0
+            if soft_labels:
+                valid = label >= 0.0 and label <= 1.0  # False for NaN
+            else:
+                valid = label == 0.0 or label == 1.0
+            if not (valid and weight >= 0.0 and weight < np.inf):
+                if bad_input_of_chunk[chunk] < 0:
+                    bad_input_of_chunk[chunk] = i
+                label = 0.0
             z = np.float64(raw_prediction[i])
             # Checked here, in the pass we make anyway, instead of in an extra pass with a mask.
             if not math.isfinite(z):
@@ -152,8 +166,6 @@ def focal_loss_gradient_hessian(
                 if want_hessian:
                     hessian_out[i] = np.nan
                 continue
-            label = y_true[i]
-            weight = sample_weight[i] if weighted else 1.0
             loss = 0.0
             gradient = 0.0
             hessian = 0.0
@@ -176,7 +188,12 @@ def focal_loss_gradient_hessian(
                 gradient_out[i] = weight * gradient
             if want_hessian:
                 hessian_out[i] = weight * hessian
-    for chunk in range(n_chunks):
+    return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
+
+
+@numba.njit(cache=True)
+def _first_bad_row(bad_row_of_chunk):
+    for chunk in range(bad_row_of_chunk.shape[0]):
         if bad_row_of_chunk[chunk] >= 0:
             return bad_row_of_chunk[chunk]
     return -1
