@@ -40,17 +40,21 @@ Both positive policies are finally raised to at least ``hessian_floor`` (before 
 weights are applied), as in the multiclass kernel, so that rows with p_t -> 0 or 1 still count.
 
 Soft labels y in [0, 1] give the mixture y * (row with label 1) + (1 - y) * (row with label 0), each
-part computed as above (its policy applied on its own); for y in {0, 1} only one part is evaluated.
+part computed as above (its policy applied on its own). Hard labels evaluate only their own part;
+with soft labels both parts are evaluated, the absent one with share exactly 0 for y in {0, 1}.
 
 Reference: Lin, Goyal, Girshick, He, Dollar (2017), "Focal Loss for Dense Object Detection".
 
-These functions import only numpy, numba and math. They check nothing: callers validate inputs.
+These functions import only numpy, numba, math and the bit cast of the multiclass kernels. Apart from
+the label, weight and finiteness checks of the main kernel they check nothing: callers validate inputs.
 """
 
 import math
 
 import numba
 import numpy as np
+
+from .multiclass import _float64_from_bits
 
 HESSIAN_EXACT = 0
 HESSIAN_PSD = 1
@@ -60,38 +64,88 @@ HESSIAN_FLOOR = 2
 # for the first non-finite row it meets.
 ROWS_PER_CHUNK = 4096
 
+# Rows handled together inside a chunk: loaded and checked in one loop, their loss terms computed
+# in a second, branch-free loop that LLVM vectorizes, and stored in a third (any dtype and stride).
+BLOCK_ROWS = 256
+
+
+@numba.njit(cache=True, inline="always")
+def _exp_nonpositive(x):
+    """exp(x) for x <= 0 to about 1 ulp, subnormal results included, branch-free (vectorizes).
+
+    As ``multiclass.exp_nonpositive``, but the scale 2^k is applied in two halves so that results
+    between 2^-1074 and 2^-1022 (x down to about -745) are kept, as ``math.exp`` keeps them: here
+    q = e^-|m| itself is an output (the gradient at gamma = 0). NaN and -inf give 0 or 2^-1074.
+    """
+    # Clamping keeps k in range for any input (NaN and -inf too, as the comparison is false);
+    # exp(-746) rounds to 0 like every smaller argument.
+    clamped = x if x > -746.0 else -746.0
+    # exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2) / 2; ln 2 split Cody-Waite style, so
+    # k * LN2_HIGH is exact and r carries no rounding error.
+    k = math.floor(clamped * 1.4426950408889634 + 0.5)
+    r = (clamped - k * 0.6931471803691238) - k * 1.9082149292705877e-10
+    # Taylor series of exp(r) to degree 13: truncation error < 5e-18 for |r| <= 0.347.
+    poly = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
+        1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
+            1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 + r / 6227020800.0))))))))))))
+    # 2^k = 2^half * 2^(k - half), both halves >= 2^-538 and so normal: the first product is exact
+    # and the second rounds once, correctly, also into the subnormal range.
+    exponent = np.int64(k)
+    half = exponent >> 1
+    first = _float64_from_bits((half + 1023) << 52)
+    second = _float64_from_bits((exponent - half + 1023) << 52)
+    return (poly * first) * second
+
+
+@numba.njit(cache=True, inline="always")
+def _log1p_unit(e):
+    """log(1 + e) for e in [0, 1] to about 1 ulp, branch-free (vectorizes; math.log1p does not).
+
+    log(1 + e) = 2 atanh(u) = 2 u (1 + u^2/3 + u^4/5 + ...) with u = e / (2 + e); for e > 1/2 the
+    argument is halved first, log(1 + e) = ln 2 + 2 atanh((e - 1) / (e + 3)), so |u| <= 1/5.
+    """
+    upper = e > 0.5
+    # e - 1 is exact for e in [1/2, 1] (Sterbenz), so u is rounded only by the division.
+    u = (e - 1.0 if upper else e) / (e + (3.0 if upper else 2.0))
+    s = u * u
+    # atanh series to s^11: truncation error < s^12 / 25 < 1e-18 relative, as s <= 1/25.
+    series = 1.0 + s * (1.0 / 3 + s * (1.0 / 5 + s * (1.0 / 7 + s * (1.0 / 9 + s * (1.0 / 11 + s * (
+        1.0 / 13 + s * (1.0 / 15 + s * (1.0 / 17 + s * (1.0 / 19 + s * (1.0 / 21 + s / 23.0))))))))))
+    # ln 2 >= 2 |u| series * 2, so adding it cancels at most one bit.
+    return (0.6931471805599453 if upper else 0.0) + 2.0 * u * series
+
 
 @numba.njit(cache=True, inline="always")
 def _log_sigmoid(margin):
     """(p, q, log p, log q) for p = sigmoid(margin), q = 1 - p, without overflow or cancellation."""
     # exp(-|m|) <= 1 never overflows, even at |m| = 1e4.
-    e = math.exp(-abs(margin))
+    e = _exp_nonpositive(-abs(margin))
     inverse = 1.0 / (1.0 + e)
-    # log(1 + e^-|m|): log1p keeps it accurate (~e^-|m|) where it is tiny.
-    log_small = math.log1p(e)
-    if margin >= 0.0:
-        p = inverse
-        # q from e directly, not 1 - p: exact down to the smallest doubles as p -> 1.
-        q = e * inverse
-        log_p = -log_small
-        log_q = -margin - log_small
-    else:
-        p = e * inverse
-        q = inverse
-        # log p = m - log(1 + e^m): no exp(-m) that could overflow for m << 0.
-        log_p = margin - log_small
-        log_q = -log_small
+    # log(1 + e^-|m|), accurate (~e^-|m|) where it is tiny.
+    log_small = _log1p_unit(e)
+    # Selects, not a branch: the sign of the margin is unpredictable, and the loop vectorizes.
+    positive = margin >= 0.0
+    p = inverse if positive else e * inverse
+    # q from e directly, not 1 - p: exact down to the smallest doubles as p -> 1.
+    q = e * inverse if positive else inverse
+    # For m < 0, log p = m - log(1 + e^m): no exp(-m) that could overflow.
+    log_p = -log_small if positive else margin - log_small
+    log_q = -margin - log_small if positive else -log_small
     return p, q, log_p, log_q
 
 
 @numba.njit(cache=True, inline="always")
-def _side_terms(margin, gamma):
-    """For p_t = sigmoid(margin): (psi, G, C, S) as in the module docstring (derivatives in m)."""
+def _side_terms(margin, gamma, gamma_is_two):
+    """For p_t = sigmoid(margin): (psi, G, C, S) as in the module docstring (derivatives in m).
+
+    ``gamma_is_two`` (gamma == 2) is a literal where the caller can make it one, so that the
+    unused q^gamma form is compiled away.
+    """
     p, q, log_p, log_q = _log_sigmoid(margin)
     # q^gamma as exp(gamma log q): finite log q even where q underflows to 0 (then q^gamma = 0 for
     # gamma > 0 and exp(0) = 1 for gamma = 0, the logistic loss exactly), and an exp costs a fifth
     # of a general pow; relative error ~ gamma |log q| 1e-16. The default gamma = 2 multiplies.
-    q_pow = q * q if gamma == 2.0 else math.exp(gamma * log_q)
+    q_pow = q * q if gamma_is_two else _exp_nonpositive(gamma * log_q)
     psi = -q_pow * log_p
     slope = q_pow * (gamma * p * log_p - q)
     curvature = gamma * p * q_pow * (q * (log_p + 2.0) - (gamma - 1.0) * p * log_p)
@@ -100,17 +154,65 @@ def _side_terms(margin, gamma):
 
 
 @numba.njit(cache=True, inline="always")
-def _side_hessian(curvature, spread, hessian_policy, hessian_floor):
-    """d2 psi/dm2 under the Hessian policy (before alpha and weights)."""
-    if hessian_policy == HESSIAN_PSD and curvature < 0.0:
-        curvature = 0.0  # psi'' clipped at 0: what is left, S, is >= 0
-    hessian = curvature + spread
-    if hessian_policy != HESSIAN_EXACT and hessian < hessian_floor:
-        hessian = hessian_floor
-    return hessian
+def _side_hessian(curvature, spread, clip_curvature, lowest):
+    """d2 psi/dm2 under the Hessian policy (before alpha and weights), as selects.
+
+    ``clip_curvature``: the psd policy; ``lowest``: hessian_floor for the positive policies and
+    -inf for the exact one (then the max is a no-op).
+    """
+    # psi'' clipped at 0 for psd: what is left, S, is >= 0.
+    hessian = (0.0 if clip_curvature and curvature < 0.0 else curvature) + spread
+    return hessian if hessian >= lowest else lowest
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, inline="always")
+def _hard_block(margin, alpha_t, sign, weight, count, gamma, gamma_is_two, clip, lowest,
+                loss_b, gradient_b, hessian_b):
+    """Weighted loss terms of ``count`` hard-label rows: one side each, branch-free."""
+    for r in range(count):
+        psi, slope, curvature, spread = _side_terms(margin[r], gamma, gamma_is_two)
+        share = alpha_t[r]
+        loss_b[r] = weight[r] * (share * psi)
+        gradient_b[r] = weight[r] * (sign[r] * (share * slope))  # dm/dz = sign
+        hessian_b[r] = weight[r] * (share * _side_hessian(curvature, spread, clip, lowest))
+
+
+@numba.njit(cache=True, inline="always")
+def _soft_block(raw, labels, weight, alpha, count, gamma, gamma_is_two, clip, lowest,
+                loss_b, gradient_b, hessian_b):
+    """Weighted loss terms of ``count`` soft-label rows: both sides, mixed with y and 1 - y.
+
+    For y = 1 (y = 0) the other side enters with share exactly 0, so hard labels give the same
+    values as in :func:`_hard_block`.
+    """
+    for r in range(count):
+        z = raw[r]
+        share_1 = labels[r] * alpha[1]
+        share_0 = (1.0 - labels[r]) * alpha[0]
+        psi_1, slope_1, curvature_1, spread_1 = _side_terms(z, gamma, gamma_is_two)  # m = z
+        psi_0, slope_0, curvature_0, spread_0 = _side_terms(-z, gamma, gamma_is_two)  # m = -z
+        loss_b[r] = weight[r] * (share_1 * psi_1 + share_0 * psi_0)
+        gradient_b[r] = weight[r] * (share_1 * slope_1 - share_0 * slope_0)  # dm/dz = +1, -1
+        hessian_b[r] = weight[r] * (
+            share_1 * _side_hessian(curvature_1, spread_1, clip, lowest)
+            + share_0 * _side_hessian(curvature_0, spread_0, clip, lowest)
+        )
+
+
+@numba.njit(cache=True, inline="always")
+def _input_is_valid(y_true, sample_weight, weighted, soft_labels, i):
+    """Whether row i has a valid label (0 or 1; in [0, 1] if soft) and a finite weight >= 0."""
+    label = np.float64(y_true[i])
+    weight = sample_weight[i] if weighted else 1.0
+    # & rather than and: no branches, so the loading loop stays simple. False for NaN.
+    if soft_labels:
+        valid = (label >= 0.0) & (label <= 1.0)
+    else:
+        valid = (label == 0.0) | (label == 1.0)
+    return valid & (weight >= 0.0) & (weight < np.inf)
+
+
+@numba.njit(cache=True, parallel=True, fastmath={"contract"})
 def focal_loss_gradient_hessian(
     y_true,
     raw_prediction,
@@ -138,56 +240,79 @@ def focal_loss_gradient_hessian(
     want_gradient = gradient_out.shape[0] == n_samples
     want_hessian = hessian_out.shape[0] == n_samples
     weighted = sample_weight.shape[0] == n_samples
+    clip = hessian_policy == HESSIAN_PSD
+    # -inf makes the floor a no-op for the exact policy without a branch in the loop.
+    lowest = -np.inf if hessian_policy == HESSIAN_EXACT else hessian_floor
     n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     for chunk in numba.prange(n_chunks):
-        stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
-        for i in range(chunk * ROWS_PER_CHUNK, stop):
-            label = np.float64(y_true[i])
-            weight = sample_weight[i] if weighted else 1.0
+        margin = np.empty(BLOCK_ROWS)  # m = sign * z (hard labels) or z (soft labels)
+        alpha_t = np.empty(BLOCK_ROWS)  # hard: alpha of the label; soft: the label y
+        sign = np.empty(BLOCK_ROWS)
+        weight = np.empty(BLOCK_ROWS)
+        loss_b = np.empty(BLOCK_ROWS)
+        gradient_b = np.empty(BLOCK_ROWS)
+        hessian_b = np.empty(BLOCK_ROWS)
+        chunk_stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
+        for start in range(chunk * ROWS_PER_CHUNK, chunk_stop, BLOCK_ROWS):
+            count = min(BLOCK_ROWS, chunk_stop - start)
+            # Counts instead of branches: the rare bad rows are located afterwards.
+            n_invalid = 0
+            n_non_finite = 0
+            for r in range(count):
+                i = start + r
+                valid = _input_is_valid(y_true, sample_weight, weighted, soft_labels, i)
+                n_invalid += 0 if valid else 1
+                # An invalid label is replaced by 0, so that the row is still computed.
+                label = np.float64(y_true[i]) if valid else 0.0
+                z = np.float64(raw_prediction[i])
+                # z * 0 is NaN exactly when z is NaN or +-inf.
+                n_non_finite += 0 if z * 0.0 == 0.0 else 1
+                weight[r] = sample_weight[i] if weighted else 1.0
+                positive = label == 1.0
+                margin[r] = z if soft_labels or positive else -z
+                alpha_t[r] = label if soft_labels else (alpha[1] if positive else alpha[0])
+                sign[r] = 1.0 if positive else -1.0
+            # Hoisted out of the row loops: gamma = 2 (the default) squares instead of an exp.
             if soft_labels:
-                valid = label >= 0.0 and label <= 1.0  # False for NaN
+                if gamma == 2.0:
+                    _soft_block(margin, alpha_t, weight, alpha, count, gamma, True, clip, lowest,
+                                loss_b, gradient_b, hessian_b)
+                else:
+                    _soft_block(margin, alpha_t, weight, alpha, count, gamma, False, clip, lowest,
+                                loss_b, gradient_b, hessian_b)
+            elif gamma == 2.0:
+                _hard_block(margin, alpha_t, sign, weight, count, gamma, True, clip, lowest,
+                            loss_b, gradient_b, hessian_b)
             else:
-                valid = label == 0.0 or label == 1.0
-            if not (valid and weight >= 0.0 and weight < np.inf):
-                if bad_input_of_chunk[chunk] < 0:
-                    bad_input_of_chunk[chunk] = i
-                label = 0.0
-            z = np.float64(raw_prediction[i])
-            # Checked here, in the pass we make anyway, instead of in an extra pass with a mask.
-            if not math.isfinite(z):
-                if bad_row_of_chunk[chunk] < 0:
-                    bad_row_of_chunk[chunk] = i
-                if want_loss:
-                    loss_out[i] = np.nan
-                if want_gradient:
-                    gradient_out[i] = np.nan
-                if want_hessian:
-                    hessian_out[i] = np.nan
-                continue
-            loss = 0.0
-            gradient = 0.0
-            hessian = 0.0
-            # Hard labels evaluate one side only; a soft label mixes both with weights y, 1 - y.
-            if label > 0.0:
-                share = alpha[1] if label == 1.0 else label * alpha[1]
-                psi, slope, curvature, spread = _side_terms(z, gamma)  # m = z
-                loss += share * psi
-                gradient += share * slope  # dm/dz = +1
-                hessian += share * _side_hessian(curvature, spread, hessian_policy, hessian_floor)
-            if label < 1.0:
-                share = alpha[0] if label == 0.0 else (1.0 - label) * alpha[0]
-                psi, slope, curvature, spread = _side_terms(-z, gamma)  # m = -z
-                loss += share * psi
-                gradient -= share * slope  # dm/dz = -1
-                hessian += share * _side_hessian(curvature, spread, hessian_policy, hessian_floor)
+                _hard_block(margin, alpha_t, sign, weight, count, gamma, False, clip, lowest,
+                            loss_b, gradient_b, hessian_b)
             if want_loss:
-                loss_out[i] = weight * loss
+                for r in range(count):
+                    loss_out[start + r] = loss_b[r]
             if want_gradient:
-                gradient_out[i] = weight * gradient
+                for r in range(count):
+                    gradient_out[start + r] = gradient_b[r]
             if want_hessian:
-                hessian_out[i] = weight * hessian
+                for r in range(count):
+                    hessian_out[start + r] = hessian_b[r]
+            if n_invalid > 0 and bad_input_of_chunk[chunk] < 0:
+                for i in range(start, start + count):
+                    if not _input_is_valid(y_true, sample_weight, weighted, soft_labels, i):
+                        bad_input_of_chunk[chunk] = i
+                        break
+            if n_non_finite > 0:
+                for i in range(start, start + count):
+                    if not math.isfinite(np.float64(raw_prediction[i])):
+                        if bad_row_of_chunk[chunk] < 0:
+                            bad_row_of_chunk[chunk] = i
+                        if want_loss:
+                            loss_out[i] = np.nan
+                        if want_gradient:
+                            gradient_out[i] = np.nan
+                        if want_hessian:
+                            hessian_out[i] = np.nan
     return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
 
 
@@ -211,8 +336,8 @@ def sigmoid(raw_prediction, out):
 @numba.njit(cache=True)
 def _constant_slope(margin, negative_total, positive_total, gamma):
     """d/db of c_1 psi(log sigmoid(b)) + c_0 psi(log sigmoid(-b)) at b = margin."""
-    positive_slope = _side_terms(margin, gamma)[1]
-    negative_slope = _side_terms(-margin, gamma)[1]
+    positive_slope = _side_terms(margin, gamma, gamma == 2.0)[1]
+    negative_slope = _side_terms(-margin, gamma, gamma == 2.0)[1]
     return positive_total * positive_slope - negative_total * negative_slope
 
 
