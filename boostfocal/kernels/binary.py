@@ -54,7 +54,7 @@ import math
 import numba
 import numpy as np
 
-from .multiclass import _float64_from_bits
+from .multiclass import _float64_from_bits, exp_reduced
 
 HESSIAN_EXACT = 0
 HESSIAN_PSD = 1
@@ -79,18 +79,9 @@ def _exp_nonpositive(x):
     """
     # Clamping keeps k in range for any input (NaN and -inf too, as the comparison is false);
     # exp(-746) rounds to 0 like every smaller argument.
-    clamped = x if x > -746.0 else -746.0
-    # exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2) / 2; ln 2 split Cody-Waite style, so
-    # k * LN2_HIGH is exact and r carries no rounding error.
-    k = math.floor(clamped * 1.4426950408889634 + 0.5)
-    r = (clamped - k * 0.6931471803691238) - k * 1.9082149292705877e-10
-    # Taylor series of exp(r) to degree 13: truncation error < 5e-18 for |r| <= 0.347.
-    poly = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
-        1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
-            1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 + r / 6227020800.0))))))))))))
+    poly, exponent = exp_reduced(x if x > -746.0 else -746.0)
     # 2^k = 2^half * 2^(k - half), both halves >= 2^-538 and so normal: the first product is exact
     # and the second rounds once, correctly, also into the subnormal range.
-    exponent = np.int64(k)
     half = exponent >> 1
     first = _float64_from_bits((half + 1023) << 52)
     second = _float64_from_bits((exponent - half + 1023) << 52)

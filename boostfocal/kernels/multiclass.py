@@ -61,25 +61,32 @@ def _float64_from_bits(typingctx, bits):
 
 
 @numba.njit(cache=True, inline="always")
-def exp_nonpositive(x):
-    """exp(x) for x <= 0, to about 1 ulp, in branch-free arithmetic that LLVM vectorizes.
+def exp_reduced(x):
+    """(exp(r), k) with exp(x) = 2^k exp(r), for finite x; branch-free, so LLVM vectorizes it.
 
     ``math.exp`` is a scalar libm call (several times slower here, and it blocks vectorization; the
-    llvmlite wheels ship without Intel SVML). Results below 2**-1022 (x <= -708), and NaN inputs,
-    give 0.
+    llvmlite wheels ship without Intel SVML). The callers clamp x and apply 2^k.
     """
-    # Clamping first keeps k in range for any input (NaN and -inf too, as the comparison is false).
-    clamped = x if x > -708.0 else -708.0
-    # exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln(2) / 2. ln 2 is split Cody-Waite style: the
-    # high part has trailing zero bits, so k * LN2_HIGH is exact and r carries no rounding error.
-    k = math.floor(clamped * 1.4426950408889634 + 0.5)
-    r = (clamped - k * 0.6931471803691238) - k * 1.9082149292705877e-10
+    # k = round(x / ln 2), |r| <= ln(2) / 2. ln 2 is split Cody-Waite style: the high part has
+    # trailing zero bits, so k * LN2_HIGH is exact and r carries no rounding error.
+    k = math.floor(x * 1.4426950408889634 + 0.5)
+    r = (x - k * 0.6931471803691238) - k * 1.9082149292705877e-10
     # Taylor series of exp(r) to degree 13: truncation error < 5e-18 for |r| <= 0.347.
     poly = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
         1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
             1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 + r / 6227020800.0))))))))))))
+    return poly, np.int64(k)
+
+
+@numba.njit(cache=True, inline="always")
+def exp_nonpositive(x):
+    """exp(x) for x <= 0, to about 1 ulp. Results below 2**-1022 (x <= -708), and NaN inputs, give
+    0: the kernels below rely on every positive sum of these being >= 2**-1022 (its reciprocal is
+    then finite)."""
+    # Clamping first keeps k in range for any input (NaN and -inf too, as the comparison is false).
+    poly, k = exp_reduced(x if x > -708.0 else -708.0)
     # 2^k written straight into the exponent bits; k >= -1021 here, so it is a normal number.
-    scale = _float64_from_bits((np.int64(k) + 1023) << 52)
+    scale = _float64_from_bits((k + 1023) << 52)
     return poly * scale if x > -708.0 else 0.0
 
 
