@@ -169,28 +169,6 @@ def _hard_block(margin, alpha_t, sign, weight, count, gamma, gamma_is_two, clip,
 
 
 @numba.njit(cache=True, inline="always")
-def _soft_block(raw, labels, weight, alpha, count, gamma, gamma_is_two, clip, lowest,
-                loss_b, gradient_b, hessian_b):
-    """Weighted loss terms of ``count`` soft-label rows: both sides, mixed with y and 1 - y.
-
-    For y = 1 (y = 0) the other side enters with share exactly 0, so hard labels give the same
-    values as in :func:`_hard_block`.
-    """
-    for r in range(count):
-        z = raw[r]
-        share_1 = labels[r] * alpha[1]
-        share_0 = (1.0 - labels[r]) * alpha[0]
-        psi_1, slope_1, curvature_1, spread_1 = _side_terms(z, gamma, gamma_is_two)  # m = z
-        psi_0, slope_0, curvature_0, spread_0 = _side_terms(-z, gamma, gamma_is_two)  # m = -z
-        loss_b[r] = weight[r] * (share_1 * psi_1 + share_0 * psi_0)
-        gradient_b[r] = weight[r] * (share_1 * slope_1 - share_0 * slope_0)  # dm/dz = +1, -1
-        hessian_b[r] = weight[r] * (
-            share_1 * _side_hessian(curvature_1, spread_1, clip, lowest)
-            + share_0 * _side_hessian(curvature_0, spread_0, clip, lowest)
-        )
-
-
-@numba.njit(cache=True, inline="always")
 def _input_is_valid(y_true, sample_weight, weighted, soft_labels, i):
     """Whether row i has a valid label (0 or 1; in [0, 1] if soft) and a finite weight >= 0."""
     label = np.float64(y_true[i])
@@ -237,14 +215,18 @@ def focal_loss_gradient_hessian(
     n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
+    n_sides = 2 if soft_labels else 1
     for chunk in numba.prange(n_chunks):
-        margin = np.empty(BLOCK_ROWS)  # m = sign * z (hard labels) or z (soft labels)
-        alpha_t = np.empty(BLOCK_ROWS)  # hard: alpha of the label; soft: the label y
-        sign = np.empty(BLOCK_ROWS)
+        logit = np.empty(BLOCK_ROWS)
+        label = np.empty(BLOCK_ROWS)
         weight = np.empty(BLOCK_ROWS)
-        loss_b = np.empty(BLOCK_ROWS)
-        gradient_b = np.empty(BLOCK_ROWS)
-        hessian_b = np.empty(BLOCK_ROWS)
+        margin = np.empty(BLOCK_ROWS)  # m = sign * z
+        alpha_t = np.empty(BLOCK_ROWS)  # the side's alpha, times y or 1 - y for soft labels
+        sign = np.empty(BLOCK_ROWS)
+        part_loss, part_gradient, part_hessian = (
+            np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
+        )
+        loss_b, gradient_b, hessian_b = np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS)
         chunk_stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
         for start in range(chunk * ROWS_PER_CHUNK, chunk_stop, BLOCK_ROWS):
             count = min(BLOCK_ROWS, chunk_stop - start)
@@ -256,29 +238,37 @@ def focal_loss_gradient_hessian(
                 valid = _input_is_valid(y_true, sample_weight, weighted, soft_labels, i)
                 n_invalid += 0 if valid else 1
                 # An invalid label is replaced by 0, so that the row is still computed.
-                label = np.float64(y_true[i]) if valid else 0.0
+                label[r] = np.float64(y_true[i]) if valid else 0.0
                 z = np.float64(raw_prediction[i])
+                logit[r] = z
                 # z * 0 is NaN exactly when z is NaN or +-inf.
                 n_non_finite += 0 if z * 0.0 == 0.0 else 1
                 weight[r] = sample_weight[i] if weighted else 1.0
-                positive = label == 1.0
-                margin[r] = z if soft_labels or positive else -z
-                alpha_t[r] = label if soft_labels else (alpha[1] if positive else alpha[0])
-                sign[r] = 1.0 if positive else -1.0
-            # Hoisted out of the row loops: gamma = 2 (the default) squares instead of an exp.
-            if soft_labels:
-                if gamma == 2.0:
-                    _soft_block(margin, alpha_t, weight, alpha, count, gamma, True, clip, lowest,
-                                loss_b, gradient_b, hessian_b)
-                else:
-                    _soft_block(margin, alpha_t, weight, alpha, count, gamma, False, clip, lowest,
-                                loss_b, gradient_b, hessian_b)
-            elif gamma == 2.0:
-                _hard_block(margin, alpha_t, sign, weight, count, gamma, True, clip, lowest,
-                            loss_b, gradient_b, hessian_b)
-            else:
-                _hard_block(margin, alpha_t, sign, weight, count, gamma, False, clip, lowest,
-                            loss_b, gradient_b, hessian_b)
+                loss_b[r] = 0.0
+                gradient_b[r] = 0.0
+                hessian_b[r] = 0.0
+            # Hard labels: one side per row, the label's (sign +1 for y = 1, -1 for y = 0). Soft
+            # labels: both sides, side 0 weighted by y (m = z), side 1 by 1 - y (m = -z); for
+            # y in {0, 1} the other side enters with share exactly 0, so the values equal the
+            # hard-label ones. One call site only: each inlined copy of the side evaluation costs
+            # seconds of compilation, hence also gamma = 2 as a run-time flag.
+            for side in range(n_sides):
+                for r in range(count):
+                    if soft_labels:
+                        positive = side == 0
+                        share = label[r] if positive else 1.0 - label[r]
+                    else:
+                        positive = label[r] == 1.0
+                        share = 1.0
+                    margin[r] = logit[r] if positive else -logit[r]
+                    alpha_t[r] = share * (alpha[1] if positive else alpha[0])
+                    sign[r] = 1.0 if positive else -1.0
+                _hard_block(margin, alpha_t, sign, weight, count, gamma, gamma == 2.0, clip,
+                            lowest, part_loss, part_gradient, part_hessian)
+                for r in range(count):
+                    loss_b[r] += part_loss[r]
+                    gradient_b[r] += part_gradient[r]
+                    hessian_b[r] += part_hessian[r]
             if want_loss:
                 for r in range(count):
                     loss_out[start + r] = loss_b[r]
