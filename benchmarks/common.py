@@ -19,6 +19,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from boostfocal.compare import _json_ready  # NaN/inf -> None, numpy scalars -> Python
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 SHARED_DATA = Path(os.environ.get("BOOSTFOCAL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -115,18 +117,6 @@ def environment(device: str = "cpu") -> Dict[str, object]:
         except (OSError, subprocess.CalledProcessError):
             info["gpu"] = None
     return info
-
-
-def _json_ready(value):
-    if isinstance(value, dict):
-        return {str(key): _json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def write_results(stem: str, payload: Dict[str, object], markdown: str, compact: bool = False) -> List[Path]:

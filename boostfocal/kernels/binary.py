@@ -54,7 +54,7 @@ import math
 import numba
 import numpy as np
 
-from .multiclass import _float64_from_bits, exp_reduced
+from .multiclass import _first_bad_row, _float64_from_bits, exp_reduced
 
 HESSIAN_EXACT = 0
 HESSIAN_PSD = 1
@@ -295,14 +295,6 @@ def focal_loss_gradient_hessian(
                         if want_hessian:
                             hessian_out[i] = np.nan
     return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
-
-
-@numba.njit(cache=True)
-def _first_bad_row(bad_row_of_chunk):
-    for chunk in range(bad_row_of_chunk.shape[0]):
-        if bad_row_of_chunk[chunk] >= 0:
-            return bad_row_of_chunk[chunk]
-    return -1
 
 
 @numba.njit(cache=True, parallel=True)
