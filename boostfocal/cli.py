@@ -1,8 +1,9 @@
 """The ``boostfocal`` command line (also ``python -m boostfocal``).
 
-``boostfocal compare`` trains the built-in softmax objective and the focal objective side by side
-with XGBoost and LightGBM (see :mod:`boostfocal.compare`), prints a table per booster, and writes
-``compare.json``, ``compare.png`` and ``compare.txt`` into ``--out``. Without ``--data`` it runs on the
+``boostfocal compare`` compares the built-in softmax objective with focal-loss settings by repeated
+stratified cross-validation with XGBoost and LightGBM (see :mod:`boostfocal.compare`), prints the
+differences with intervals and verdicts, and writes ``compare.json``, ``compare.png`` and
+``compare.txt`` into ``--out``. Without ``--data`` it runs on the
 embedded Page Blocks data set (UCI, CC BY 4.0).
 
 Exit codes: 0 success; 2 a problem with the arguments or the data, explained in one line on stderr;
@@ -61,16 +62,19 @@ def _fraction(text: str) -> float:
 
 
 def _alpha(text: str):
-    """'none', 'balanced', or a comma-separated list of per-class weights (in sorted label order)."""
-    if text.strip().lower() in ("none", ""):
+    """'none', 'balanced', or per-class weights separated by ':' (commas separate the list's items;
+    a vector given alone may also use commas)."""
+    text = text.strip()
+    if text.lower() == "none":
         return None
-    if text.strip().lower() == "balanced":
+    if text.lower() == "balanced":
         return "balanced"
+    separator = ":" if ":" in text else ","
     try:
-        values = [float(part) for part in text.split(",")]
+        values = [float(part) for part in text.split(separator)]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected 'balanced', 'none' or comma-separated numbers, got {text!r}"
+            f"expected 'balanced', 'none' or one number per class, got {text!r}"
         ) from None
     if len(values) < 2 or any(not 0 <= value < float("inf") for value in values):
         raise argparse.ArgumentTypeError(
@@ -79,12 +83,80 @@ def _alpha(text: str):
     return values
 
 
+def _list_of(parse, what: str):
+    """An argparse type for a comma-separated list of ``parse`` items (no empty items, no repeats)."""
+
+    def parse_list(text: str):
+        parts = [part.strip() for part in text.split(",")]
+        if any(not part for part in parts):
+            raise argparse.ArgumentTypeError(f"empty item in the list {text!r} (write e.g. {what})")
+        values = [parse(part) for part in parts]
+        if len({repr(value) for value in values}) != len(values):
+            raise argparse.ArgumentTypeError(f"repeated value in the list {text!r}")
+        return values
+
+    return parse_list
+
+
+def _alpha_list(text: str):
+    """A list of alphas: 'none,balanced', or one vector (numbers with commas), or vectors with ':'
+    inside and commas between ('1:2:3,balanced')."""
+    words = [part.strip().lower() for part in text.split(",")]
+    if ":" not in text and all(_is_number(word) for word in words if word):
+        return [_alpha(text)]  # one vector written with commas, as in earlier versions
+    return _list_of(_alpha, "none,balanced")(text)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _column_list(text: str) -> List[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _validation_share(text: str) -> float:
+    value = _fraction(text)
+    if value > 0.5:
+        raise argparse.ArgumentTypeError(
+            f"expected a share in (0, 0.5], got {text!r}: early stopping needs most of a training fold to fit"
+        )
+    return value
+
+
+def _at_least_two(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 folds, got {text!r}")
+    return value
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Appends "(default: X)" where a default says something, and only where the help does not
+    already mention one (argparse's ArgumentDefaultsHelpFormatter also prints None, [] and False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or default is False or default == argparse.SUPPRESS or default == []:
+            return text
+        if action.option_strings and action.nargs != 0:
+            shown = ",".join(f"{item:g}" if isinstance(item, float) else str(item) for item in default) \
+                if isinstance(default, list) else "%(default)s"
+            return f"{text} (default: {shown})"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .compare.data import DATA_FORMATS
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -94,42 +166,55 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     compare = commands.add_parser(
         "compare",
-        help="train softmax and focal side by side and compare them on a held-out split",
+        help="does focal loss beat softmax on this data? repeated cross-validation with intervals",
         description=(
-            "Train the built-in softmax objective and the focal objective side by side (same data, "
-            "rounds, learning rate, trees, seed), score both on a stratified held-out split, print a "
-            "table per booster, and save compare.png, compare.json and compare.txt into --out. "
+            "Compare the built-in softmax objective with focal-loss settings (and with softmax\n"
+            "re-weighted by the same alpha) by repeated stratified k-fold cross-validation: the same\n"
+            "folds for every model, early stopping on an inner validation split of each training fold.\n"
+            "Prints per booster the mean scores and each setting's difference to softmax with a 95%\n"
+            "interval (corrected resampled t-test, Nadeau and Bengio 2003) and a verdict, and saves\n"
+            "compare.txt, compare.json (every fold's numbers) and compare.png into --out.\n"
             "Without --data it uses the embedded Page Blocks data set (UCI id 78, CC BY 4.0)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
-    compare.add_argument("--data", metavar="PATH", help="CSV (optionally .gz) or Parquet file; default: embedded page_blocks")
+    compare.add_argument("--data", metavar="PATH", help=f"{DATA_FORMATS}; default: the embedded page_blocks data")
     compare.add_argument("--label", default="label", help="name of the label column in --data (integers or strings)")
     compare.add_argument("--drop", type=_column_list, default=[], metavar="COLS", help="comma-separated columns of --data to leave out (e.g. ids)")
-    compare.add_argument("--booster", choices=("xgboost", "lightgbm", "both"), default="both")
-    compare.add_argument("--gamma", type=_gamma, default=2.0, help="focusing parameter of the focal loss")
-    compare.add_argument("--alpha", type=_alpha, default=None, help="'balanced', 'none', or one weight per class, comma-separated, in sorted label order; with an alpha, softmax with the same class weights (softmax+w) is trained too")
-    compare.add_argument("--hessian", choices=("psd", "exact", "floor"), default=None, help="Hessian policy of the focal loss (default: FocalLoss's default)")
-    compare.add_argument("--rounds", type=_positive_int, default=100, help="boosting rounds for every model")
+    compare.add_argument("--booster", choices=("xgboost", "lightgbm", "both"), default="both", help="which booster(s) to train")
+    compare.add_argument("--gamma", type=_list_of(_gamma, "0.5,1,2"), default=[2.0], metavar="G[,G...]",
+                         help="focusing parameter(s) of the focal loss, comma-separated: one focal model per gamma and alpha")
+    compare.add_argument("--alpha", type=_alpha_list, default=[None], metavar="A[,A...]",
+                         help="class weights: 'none', 'balanced', or one weight per class in sorted label order "
+                              "(e.g. 1,5,20; in a list separate them with ':', e.g. none,1:5:20); several, "
+                              "comma-separated, e.g. none,balanced. Each alpha also trains softmax with the "
+                              "same class weights (default: none)")
+    compare.add_argument("--hessian", choices=("psd", "exact", "floor"), default=None, help="Hessian policy of the focal loss (default: psd, FocalLoss's default)")
+    compare.add_argument("--cv", type=_at_least_two, default=5, metavar="K", help="folds of the stratified cross-validation")
+    compare.add_argument("--repeats", type=_positive_int, default=2, metavar="R", help="repeats of the K folds, each with a fresh shuffle")
+    compare.add_argument("--rounds", type=_positive_int, default=100, help="most boosting rounds of any model")
+    compare.add_argument("--early-stopping", type=_positive_int, default=10, metavar="N", help="stop after N rounds without improvement of the model's own loss on the inner validation rows")
+    compare.add_argument("--validation-size", type=_validation_share, default=0.2, metavar="F", help="share of each training fold held out for early stopping")
     compare.add_argument("--learning-rate", type=_positive_float, default=0.1, help="learning rate for every model")
-    compare.add_argument("--test-size", type=_fraction, default=0.25, help="held-out fraction (stratified)")
-    compare.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    compare.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the boosters train; cuda is refused where a booster cannot use a GPU (rather than silently using the CPU)")
     compare.add_argument("--threads", type=_positive_int, default=None, help="threads for the boosters and the focal kernels (default: 1 below 20,000 training rows, else all cores)")
-    compare.add_argument("--seed", type=int, default=0, help="seed of the split and of the boosters")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the folds and of the boosters")
     compare.add_argument("--out", default="boostfocal-compare", metavar="DIR", help="directory for compare.png, compare.json, compare.txt")
     compare.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
-    compare.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    compare.add_argument("--quiet", action="store_true", help="no progress lines on stderr (they are shown only on a terminal anyway)")
     compare.set_defaults(handler=run_compare)
     return parser
 
 
-def _progress(quiet: bool):
-    if quiet:
+def _progress(quiet: bool, stream=None):
+    """One line per finished fit on stderr, only when it is a terminal and not --quiet."""
+    stream = sys.stderr if stream is None else stream
+    if quiet or not stream.isatty():
         return None
     start = time.perf_counter()
 
     def emit(line: str) -> None:
-        print(f"[{time.perf_counter() - start:6.1f}s] {line}", file=sys.stderr, flush=True)
+        print(f"[{time.perf_counter() - start:6.1f}s] {line}", file=stream, flush=True)
 
     return emit
 
@@ -146,13 +231,16 @@ def run_compare(args: argparse.Namespace) -> int:
         dataset = load_page_blocks()
     else:
         dataset = cmp.read_table(args.data, label=args.label, drop=args.drop)
-    loss_params = {"gamma": args.gamma, "alpha": args.alpha}
-    if args.hessian is not None:
-        loss_params["hessian"] = args.hessian
-    try:
-        loss = FocalLoss(**loss_params)
-    except (TypeError, ValueError) as error:  # e.g. an all-zero or negative --alpha
-        raise cmp.CompareError(f"invalid focal-loss option: {error}") from error
+    losses = []
+    for alpha in args.alpha:
+        for gamma in args.gamma:
+            loss_params = {"gamma": gamma, "alpha": alpha}
+            if args.hessian is not None:
+                loss_params["hessian"] = args.hessian
+            try:
+                losses.append(FocalLoss(**loss_params))
+            except (TypeError, ValueError) as error:  # e.g. an all-zero --alpha
+                raise cmp.CompareError(f"invalid focal-loss option: {error}") from error
     boosters = cmp.BOOSTERS if args.booster == "both" else (args.booster,)
     out = Path(args.out)
     try:
@@ -164,11 +252,14 @@ def run_compare(args: argparse.Namespace) -> int:
     result = cmp.compare(
         dataset.X,
         dataset.y,
-        loss=loss,
+        loss=losses,
         boosters=boosters,
+        cv=args.cv,
+        repeats=args.repeats,
         rounds=args.rounds,
+        early_stopping=args.early_stopping,
+        validation_size=args.validation_size,
         learning_rate=args.learning_rate,
-        test_size=args.test_size,
         seed=args.seed,
         device=args.device,
         n_threads=args.threads,

@@ -8,13 +8,15 @@ import sys
 import numpy as np
 import pytest
 
+import boostfocal
 from boostfocal import cli
 from boostfocal.compare import classification_metrics, read_table, stratified_split
 from boostfocal.datasets import load_page_blocks
 
 from conftest import REPO_ROOT
 
-ROUNDS = 6
+# A short run: 2 folds, 1 repeat, few rounds (the default run is 5 x 2 folds and up to 100 rounds).
+SHORT = ["--cv", "2", "--repeats", "1", "--rounds", "20", "--early-stopping", "3", "--learning-rate", "0.2"]
 
 
 def run_main(capsys, *args):
@@ -27,7 +29,7 @@ def run_main(capsys, *args):
 def embedded_run(tmp_path_factory):
     """One short run of ``boostfocal compare`` on the embedded data, both boosters."""
     out = tmp_path_factory.mktemp("compare")
-    code = cli.main(["compare", "--quiet", "--rounds", str(ROUNDS), "--out", str(out)])
+    code = cli.main(["compare", "--quiet", *SHORT, "--out", str(out)])
     return code, out
 
 
@@ -37,27 +39,29 @@ def test_embedded_run_writes_table_json_and_png(embedded_run, capsys):
     assert code == 0
     report = (out / "compare.txt").read_text()
     for expected in ("XGBoost", "LightGBM", "macro-F1", "balanced accuracy", "log loss",
-                     "recall graphic (n=7)", "training time (s)", "focal-softmax"):
+                     "recall graphic", "time (s)", "difference to softmax", "verdict:",
+                     "corrected resampled t-test", "2-fold stratified cross-validation repeated 1 times"):
         assert expected in report
     result = json.loads((out / "compare.json").read_text())
     data = result["data"]
-    assert data["n_train"] + data["n_test"] == 5473
+    assert data["n_rows"] == 5473 and data["class_counts"] == [4913, 329, 28, 88, 115]
     assert data["class_names"] == ["text", "horizontal line", "graphic", "vertical line", "picture"]
-    assert sum(data["test_counts"]) == data["n_test"] and min(data["test_counts"]) >= 1
-    assert set(result["results"]) == {"xgboost", "lightgbm"}
-    for entry in result["results"].values():
-        assert list(entry["contenders"]) == ["softmax", "focal"]
-        for scores in entry["contenders"].values():
-            assert 0.3 < scores["macro_f1"] <= 1 and 0.3 < scores["balanced_accuracy"] <= 1
-            assert 0 < scores["log_loss"] < np.log(5)  # better than the uniform guess
-            assert len(scores["recall"]) == 5 and scores["train_time_s"] > 0
-            assert scores["balanced_accuracy"] == pytest.approx(np.mean(scores["recall"]))
-            assert np.sum(scores["confusion"]) == data["n_test"]
-            assert scores["curve"]["rounds"][-1] == ROUNDS
-            assert scores["curve"]["log_loss"][-1] == pytest.approx(scores["log_loss"])
+    assert data["minority_class"] == "graphic"
+    assert result["config"]["boosters"] == ["xgboost", "lightgbm"]
+    assert [c["name"] for c in result["config"]["contenders"]] == ["softmax", "focal gamma=2"]
+    assert len(result["fits"]) == 2 * 2 * 2  # boosters x contenders x folds
+    for fit in result["fits"]:
+        assert 0.3 < fit["macro_f1"] <= 1 and 0.3 < fit["balanced_accuracy"] <= 1
+        assert 0 < fit["log_loss"] < np.log(5)  # better than the uniform guess
+        assert len(fit["recall"]) == 5 and fit["train_time_s"] > 0 and 1 <= fit["rounds"] <= 20
+        assert fit["balanced_accuracy"] == pytest.approx(np.nanmean(fit["recall"]))
+        assert fit["minority_recall"] == fit["recall"][2]
+        assert fit["n_fit"] + fit["n_valid"] == fit["n_train"] and fit["n_train"] + fit["n_test"] == 5473
+    for record in result["summary"]:
         # The table prints what the JSON holds.
-        focal = entry["contenders"]["focal"]
-        assert f"{focal['macro_f1']:.4f}" in report
+        assert f"{record['difference']:+.4f}" in report and record["verdict"] in report
+    assert result["environment"]["boostfocal"] == boostfocal.__version__
+    assert result["config"]["device"] == {"xgboost": "cpu", "lightgbm": "cpu"}
     png = (out / "compare.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
@@ -79,7 +83,7 @@ def test_python_dash_m_runs_and_imports_no_matplotlib_without_a_plot(tmp_path):
     code = (
         "import sys, runpy\n"
         f"sys.argv = ['boostfocal', 'compare', '--quiet', '--no-plot', '--booster', 'lightgbm', "
-        f"'--rounds', '2', '--out', {str(tmp_path)!r}]\n"
+        f"'--rounds', '2', '--cv', '2', '--repeats', '1', '--out', {str(tmp_path)!r}]\n"
         "try:\n    runpy.run_module('boostfocal', run_name='__main__')\n"
         "except SystemExit as stop:\n    assert stop.code == 0, stop.code\n"
         "print('matplotlib loaded:', 'matplotlib' in sys.modules)\n"
@@ -106,17 +110,16 @@ def test_string_labels_alpha_balanced_and_numeric_text(tmp_path, capsys):
     path = tmp_path / "animals.csv"
     frame.to_csv(path, index=False)
     code, out, err = run_main(capsys, "--data", str(path), "--label", "animal", "--drop", "id",
-                              "--alpha", "balanced", "--booster", "lightgbm", "--rounds", "4",
+                              "--alpha", "balanced", "--booster", "lightgbm", *SHORT,
                               "--no-plot", "--out", str(tmp_path / "out"))
     assert code == 0, err
     result = json.loads((tmp_path / "out" / "compare.json").read_text())
     assert result["data"]["class_names"] == ["cat", "dog", "emu"]
     assert result["data"]["n_features"] == 3
     # With an alpha, softmax with the same class weights is trained too.
-    assert list(result["results"]["lightgbm"]["contenders"]) == ["softmax", "softmax+w", "focal"]
-    alpha = result["config"]["alpha_resolved"]
-    assert alpha[0] < alpha[1] < alpha[2]  # rarer class, larger weight
-    assert "recall emu" in out
+    names = [c["name"] for c in result["config"]["contenders"]]
+    assert names == ["softmax", "softmax alpha=balanced", "focal gamma=2 alpha=balanced"]
+    assert result["data"]["minority_class"] == "emu" and "recall emu" in out
 
 
 def test_read_table_parquet(tmp_path):
@@ -140,7 +143,7 @@ BAD_FILES = {
     "one class only": ("a,label\n1,x\n2,x\n3,x\n", [], "only one class ('x')"),
     "non-numeric feature": ("a,color,label\n1,red,0\n2,blue,1\n3,red,0\n4,blue,1\n", [], "'color' are not numeric"),
     "missing labels": ("a,label\n1,0\n2,\n3,1\n4,1\n", [], "1 missing value(s)"),
-    "single-row class": ("a,label\n1,0\n2,0\n3,1\n4,1\n5,2\n", [], "single row"),
+    "single-row class": ("a,label\n1,0\n2,0\n3,1\n4,1\n5,2\n", [], "class '2' has 1 row(s), fewer than the 5 folds"),
     "alpha of wrong length": ("a,label\n1,0\n2,0\n3,1\n4,1\n", ["--alpha", "1,2,3"], "--alpha has 3 values"),
     "alpha all zero": ("a,label\n1,0\n2,0\n3,1\n4,1\n", ["--alpha", "0,0"], "alpha must not be all zero"),
     "unknown --drop column": ("a,label\n1,0\n2,0\n3,1\n4,1\n", ["--drop", "zz"], "'zz'"),
@@ -185,13 +188,133 @@ def test_error_in_a_real_process_has_no_traceback(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("args", [["--rounds", "0"], ["--gamma", "-1"], ["--test-size", "1.5"],
-                                  ["--alpha", "1,x"], ["--booster", "catboost"]])
-def test_bad_arguments_exit_2(capsys, args):
+@pytest.mark.parametrize("args, message", [
+    (["--rounds", "0"], "--rounds: expected a positive integer, got '0'"),
+    (["--gamma", "-1"], "--gamma: expected a finite number >= 0, got '-1'"),
+    (["--gamma", "1,,2"], "--gamma: empty item in the list '1,,2'"),
+    (["--gamma", "1,x"], "--gamma: expected a number >= 0, got 'x'"),
+    (["--gamma", "1,1"], "--gamma: repeated value in the list '1,1'"),
+    (["--alpha", "none,,balanced"], "--alpha: empty item"),
+    (["--alpha", "1,x"], "--alpha: expected one finite weight >= 0 per class"),
+    (["--cv", "1"], "--cv: expected at least 2 folds, got '1'"),
+    (["--repeats", "0"], "--repeats: expected a positive integer"),
+    (["--validation-size", "0.99"], "--validation-size: expected a share in (0, 0.5], got '0.99'"),
+    (["--booster", "catboost"], "--booster: invalid choice: 'catboost'"),
+])
+def test_bad_arguments_exit_2_with_one_error_line(capsys, args, message):
     with pytest.raises(SystemExit) as stop:
         cli.main(["compare", *args])
     assert stop.value.code == 2
-    assert "error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.strip().splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("boostfocal compare: error: "), err
+    assert message in errors[0]
+
+
+def test_gamma_and_alpha_lists_make_one_contender_each(tmp_path, capsys):
+    code, out, err = run_main(capsys, "--gamma", "0.5,2", "--alpha", "none,balanced", "--booster", "lightgbm",
+                              *SHORT, "--no-plot", "--out", str(tmp_path))
+    assert code == 0, err
+    result = json.loads((tmp_path / "compare.json").read_text())
+    names = [c["name"] for c in result["config"]["contenders"]]
+    assert names == ["softmax", "softmax alpha=balanced", "focal gamma=0.5", "focal gamma=2",
+                     "focal gamma=0.5 alpha=balanced", "focal gamma=2 alpha=balanced"]
+    assert len(result["fits"]) == 6 * 2 and len(result["verdicts"]) == 5
+    for name in names[1:]:
+        assert f"  {name}\n" in out
+
+
+def test_vector_alpha_with_commas_still_means_one_vector(tmp_path, capsys):
+    code, out, err = run_main(capsys, "--alpha", "1,2,3,4,5", "--booster", "lightgbm", *SHORT,
+                              "--no-plot", "--out", str(tmp_path))
+    assert code == 0, err
+    result = json.loads((tmp_path / "compare.json").read_text())
+    assert result["config"]["contenders"][-1]["alpha"] == "[1,2,3,4,5]"
+
+
+def test_more_folds_than_the_rarest_class_is_one_line_before_training(tmp_path, capsys, monkeypatch):
+    from boostfocal.compare import fit as fitting
+
+    monkeypatch.setattr(fitting, "fit_contender", lambda *a, **k: pytest.fail("trained before checking sizes"))
+    path = _write(tmp_path, "d.csv", "a,label\n" + "".join(f"{i},{'b' if i < 3 else 'a'}\n" for i in range(40)))
+    code, out, err = run_main(capsys, "--data", str(path), "--cv", "5", "--out", str(tmp_path / "o"))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "boostfocal compare: error: class 'b' has 3 row(s), fewer than the 5 folds of --cv 5: every test "
+        "fold needs a row of every class (use --cv 3 or fewer, or merge rare classes)"
+    ]
+
+
+def test_data_folder_says_it_is_a_folder(tmp_path, capsys):
+    code, out, err = run_main(capsys, "--data", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"boostfocal compare: error: cannot read {tmp_path}: it is a folder; give the path of a CSV or Parquet file"
+    ]
+
+
+def test_help_is_clean(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # help lines wrap at the terminal width
+    assert "(default: None)" not in text and "(default: [])" not in text and "(default: False)" not in text
+    assert text.count("(default: psd, FocalLoss's default)") == 1 and "default: FocalLoss's default) (default" not in text
+    for fmt in (".gz", ".bz2", ".xz", ".zip", ".tsv", "Parquet"):
+        assert fmt in text
+    compare_parser = cli.build_parser()._subparsers._group_actions[0].choices["compare"]
+    for action in compare_parser._actions:
+        assert action.help, action.option_strings  # every option, --booster and --device too
+    assert "(default: 2)" in text and "(default: 5)" in text  # --gamma's list default shown as a list
+
+
+def test_device_cuda_never_reports_cuda_when_the_cpu_was_used(tmp_path, capsys):
+    """XGBoost falls back to the CPU with only a log warning when it finds no GPU: refuse that in one
+    line; where a GPU is present, the JSON records the device XGBoost really used."""
+    code, out, err = run_main(capsys, "--device", "cuda", "--booster", "xgboost", *SHORT, "--no-plot",
+                              "--out", str(tmp_path))
+    if code == 2:
+        assert err.strip().splitlines() == [
+            "boostfocal compare: error: --device cuda: XGBoost cannot use a GPU here (it would train on the "
+            "CPU instead: device cpu); use --device cpu, or run on a machine with a CUDA GPU and a CUDA "
+            "build of XGBoost"
+        ]
+        assert not (tmp_path / "compare.json").exists()
+    else:
+        assert code == 0, err
+        result = json.loads((tmp_path / "compare.json").read_text())
+        assert result["config"]["device"]["xgboost"].startswith("cuda")
+        assert "device cuda" in out
+
+
+class _Stream:
+    def __init__(self, tty):
+        self.tty, self.text = tty, []
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, text):
+        self.text.append(text)
+
+    def flush(self):
+        pass
+
+
+def test_progress_lines_only_on_a_terminal():
+    assert cli._progress(quiet=False, stream=_Stream(tty=False)) is None
+    assert cli._progress(quiet=True, stream=_Stream(tty=True)) is None
+    terminal = _Stream(tty=True)
+    emit = cli._progress(quiet=False, stream=terminal)
+    emit("fit 1/4 xgboost softmax (repeat 1, fold 1): 12 rounds, 0.10 s; ETA 1 s")
+    assert "ETA 1 s" in "".join(terminal.text)
+
+
+def test_piped_run_prints_no_progress(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "boostfocal", "compare", "--booster", "lightgbm", *SHORT,
+                           "--no-plot", "--out", str(tmp_path)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 # ---------------------------------------------------------------------- metrics and the split
