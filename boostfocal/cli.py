@@ -77,8 +77,9 @@ def _alpha(text: str):
             f"expected 'balanced', 'none' or one number per class, got {text!r}"
         ) from None
     if len(values) < 2 or any(not 0 <= value < float("inf") for value in values):
+        hint = " (inside a list, separate one alpha's weights with ':', e.g. none,1:5:20)" if len(values) == 1 else ""
         raise argparse.ArgumentTypeError(
-            f"expected one finite weight >= 0 per class (at least 2), got {text!r}"
+            f"expected one finite weight >= 0 per class (at least 2), got {text!r}{hint}"
         )
     return values
 

@@ -227,10 +227,19 @@ def test_inner_split_too_small_is_refused_before_training(no_training):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(cv=1), "--cv must be at least 2"),
+    (dict(y=np.array(["a", "b"] * 225)), "integer class codes"),
+    (dict(y=np.full(450, 0.5)), "integer class codes"),
     (dict(validation_size=1.0), "validation share"),
     (dict(repeats=0), "repeats must be a positive integer"),
 ])
 def test_bad_settings_are_refused(no_training, kwargs, message):
     X, y = three_classes()
+    y = kwargs.pop("y", y)
     with pytest.raises(ValueError, match=message):
         compare(X, y, **kwargs)
+
+
+def test_integer_labels_stored_as_floats_are_accepted(monkeypatch):
+    X, y = three_classes()
+    result = compare(X, y.astype(np.float64), boosters=("lightgbm",), **SMALL)
+    assert result["data"]["class_counts"] == np.bincount(y).tolist()

@@ -6,7 +6,7 @@ import json
 import math
 import textwrap
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import numpy as np
 

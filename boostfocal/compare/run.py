@@ -36,7 +36,7 @@ def method_text(config: Dict[str, object], data: Dict[str, object]) -> str:
         f"{data['n_test']:.0f}/{data['n_train']:.0f}) s^2, Student's t with {total - 1} df). A verdict "
         "is 'better' or 'worse' only where the whole interval lies on one side of 0 (for log loss, "
         "lower is better); otherwise 'no detectable difference', which is not evidence of no "
-        "difference. Minority recall is the recall of the class with the fewest rows."
+        "difference. Each interval stands alone (no correction for the number of settings). Minority recall is the recall of the class with the fewest rows."
     )
 
 
@@ -103,8 +103,10 @@ def compare(
     y = np.asarray(y)
     if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
         raise ValueError(f"X must be 2-D and y 1-D with as many rows; got {X.shape} and {y.shape}")
-    if y.dtype.kind not in "iu" or (y.size and y.min() < 0):
-        raise ValueError("y must hold integer class codes 0..K-1")
+    if y.dtype.kind == "f" and y.size and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)  # 0.0, 1.0, ...: integer codes stored as floats
+    if y.dtype.kind not in "iu" or not y.size or y.min() < 0:
+        raise ValueError("y must hold integer class codes 0..K-1 (encode string labels first, e.g. with encode_labels)")
     y = y.astype(np.int64)
     for name, value in (("cv", cv), ("repeats", repeats), ("rounds", rounds), ("early_stopping", early_stopping)):
         if int(value) != value or value < 1:
