@@ -193,7 +193,8 @@ def test_result_is_plain_data_with_every_fold(tmp_path):
     base = fits[fits.contender == "softmax"].sort_values(["repeat", "fold"])["macro_f1"].to_numpy()
     row = summary[(summary.contender == "focal gamma=2") & (summary.metric == "macro_f1")].iloc[0]
     assert row["difference"] == pytest.approx(np.mean(focal - base))
-    assert len(lines) == 3 * folds and lines[-1].startswith(f"fit {3 * folds}/{3 * folds}") and "ETA 0 s" in lines[-1]
+    assert len(lines) == 1 + 3 * folds and lines[0].startswith(f"{3 * folds} fits: 1 booster(s) x 3 contenders")
+    assert lines[-1].startswith(f"fit {3 * folds}/{3 * folds}") and "ETA 0 s" in lines[-1]
     assert result["environment"]["boostfocal"] and result["config"]["device"] == {"lightgbm": "cpu"}
     saved = json.loads(save_json(result, tmp_path / "r.json").read_text())
     assert len(saved["fits"]) == len(result["fits"]) and saved["method"].startswith("3-fold stratified")

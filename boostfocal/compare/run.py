@@ -168,6 +168,9 @@ def compare(
 
     fits: List[dict] = []
     n_fits, done, started = len(boosters) * len(contenders) * len(folds), 0, time.perf_counter()
+    if progress is not None:
+        progress(f"{n_fits} fits: {len(boosters)} booster(s) x {len(contenders)} contenders x {len(folds)} folds "
+                 f"({cv}-fold stratified cross-validation, {repeats} repeat(s))")
     for booster in boosters:
         focal = next((c for c in contenders if c.loss is not None), None)
         if focal is not None:
