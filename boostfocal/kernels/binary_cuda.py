@@ -19,8 +19,13 @@ import math
 import numpy as np
 from numba import cuda
 
-from .binary import HESSIAN_EXACT, HESSIAN_PSD, _input_is_valid, _side_hessian, _side_terms
-from .multiclass_cuda import THREADS_PER_BLOCK, blocks_for  # noqa: F401  (launch geometry)
+from . import binary
+from .binary import HESSIAN_EXACT, HESSIAN_PSD, _side_hessian, _side_terms
+from .multiclass_cuda import THREADS_PER_BLOCK, blocks_for, simulator_safe  # noqa: F401
+
+# Takes the label and weight arrays, so under the simulator it runs as Python (simulator_safe);
+# the other helpers take scalars only.
+_input_is_valid = simulator_safe(binary._input_is_valid)
 
 
 @cuda.jit

@@ -32,7 +32,19 @@ import numba
 import numpy as np
 from numba import cuda
 
-from .multiclass import HESSIAN_EXACT, HESSIAN_PSD, _label_and_factor, _true_class_terms, exp_nonpositive
+from . import multiclass
+from .multiclass import HESSIAN_EXACT, HESSIAN_PSD, exp_nonpositive
+
+
+def simulator_safe(helper):
+    """``helper`` for use inside a ``cuda.jit`` kernel. Numba's CUDA simulator hands kernels its own
+    array objects, which compiled CPU functions cannot take: there the helper runs as its Python
+    source (the same formulas); on a GPU the compiled helper becomes a device function."""
+    return helper.py_func if numba.config.ENABLE_CUDASIM else helper
+
+
+_label_and_factor = simulator_safe(multiclass._label_and_factor)
+_true_class_terms = simulator_safe(multiclass._true_class_terms)
 
 # Threads per block of the launches below: a multiple of the warp size that keeps every SM busy.
 THREADS_PER_BLOCK = 256
@@ -50,6 +62,7 @@ def _at_least(value, lowest):
     return value if value >= lowest else lowest
 
 
+@simulator_safe
 @numba.njit(inline="always")
 def _row_max_and_rest(row):
     """(max z, arg-max, sum of exp(z_j - max z) over j != arg-max, all finite) of one row.
