@@ -73,6 +73,8 @@ def _loop_obstacle(params: Mapping[str, Any], dtrain, evals, features) -> Option
     for dmatrix, name in [(dtrain, "dtrain")] + [(d, f"evals set {n!r}") for d, n in evals]:
         if dmatrix not in features:
             return f"features= has no feature matrix for {name}"
+        if hasattr(features[dmatrix], "tocsr"):
+            return f"the features of {name} are sparse (the device loop takes dense arrays)"
     return None
 
 
@@ -205,6 +207,8 @@ class _CudaArrays:
         self._gradient_buffers = {}
 
     def asarray(self, values):
+        if not hasattr(values, "__cuda_array_interface__"):
+            values = np.asarray(values)  # pandas and other host inputs: through NumPy, once
         return self.xp.asarray(values)
 
     def dataset(self, labels, weights):
