@@ -16,8 +16,8 @@ from boostfocal.adapters.init_score import xgboost_params_with_init_score
 
 xgboost = pytest.importorskip("xgboost")
 
-ROUNDS = 25
-PARAMS = {"max_depth": 3, "tree_method": "hist", "eta": 0.3, "seed": 0}
+ROUNDS = 15
+PARAMS = {"max_depth": 3, "tree_method": "hist", "eta": 0.3, "seed": 0, "nthread": 2}
 
 
 def _problem(n, seed, binary):
@@ -40,18 +40,18 @@ LOSSES = {
 @pytest.fixture(params=list(LOSSES), ids=list(LOSSES))
 def case(request):
     loss = LOSSES[request.param]
-    X, y = _problem(2000, 0, loss.is_binary)
-    X_valid, y_valid = _problem(600, 1, loss.is_binary)
+    X, y = _problem(1200, 0, loss.is_binary)
+    X_valid, y_valid = _problem(400, 1, loss.is_binary)
     weights = np.random.default_rng(2).uniform(0.5, 2.0, len(y))
     dtrain = xgboost.DMatrix(X, label=y, weight=weights)
     dvalid = xgboost.DMatrix(X_valid, label=y_valid)
     return loss, X, y, weights, X_valid, dtrain, dvalid
 
 
-def _train(loss, dtrain, dvalid, X, X_valid, **kwargs):
+def _train(loss, dtrain, dvalid, X, X_valid, rounds=ROUNDS, **kwargs):
     history = {}
     booster = loss.xgboost_train(
-        PARAMS, dtrain, ROUNDS, evals=[(dtrain, "train"), (dvalid, "valid")], verbose_eval=False,
+        PARAMS, dtrain, rounds, evals=[(dtrain, "train"), (dvalid, "valid")], verbose_eval=False,
         evals_result=history, features={dtrain: X, dvalid: X_valid}, **kwargs,
     )
     return booster, history
@@ -80,9 +80,11 @@ def test_cpu_path_is_xgboost_train_with_the_focal_objective_and_initial_score(ca
 @pytest.mark.parametrize("early_stopping_rounds", [None, 3])
 def test_resident_loop_gives_the_booster_of_xgboost_train(case, early_stopping_rounds):
     loss, X, _, _, X_valid, dtrain, dvalid = case
-    host, host_history = _train(loss, dtrain, dvalid, X, X_valid,
+    # Enough rounds for early stopping to end training before the last one.
+    rounds = 80 if early_stopping_rounds else ROUNDS
+    host, host_history = _train(loss, dtrain, dvalid, X, X_valid, rounds,
                                 early_stopping_rounds=early_stopping_rounds)
-    resident, resident_history = _train(loss, dtrain, dvalid, X, X_valid,
+    resident, resident_history = _train(loss, dtrain, dvalid, X, X_valid, rounds,
                                         early_stopping_rounds=early_stopping_rounds,
                                         _array_module="numpy")
     dtest = xgboost.DMatrix(X_valid)
@@ -92,7 +94,7 @@ def test_resident_loop_gives_the_booster_of_xgboost_train(case, early_stopping_r
     assert resident_history == host_history
     assert resident.num_boosted_rounds() == host.num_boosted_rounds()
     if early_stopping_rounds:
-        assert host.num_boosted_rounds() < ROUNDS  # it did stop early
+        assert host.num_boosted_rounds() < rounds  # it did stop early
         assert resident.best_iteration == host.best_iteration
         assert resident.best_score == host.best_score
 
