@@ -192,12 +192,13 @@ class _HostArrays:
 class _CudaArrays:
     """CuPy arrays and the CUDA kernels of :mod:`boostfocal.kernels` (``*_cuda``)."""
 
-    def __init__(self, loss):
-        import cupy
-
+    def __init__(self, loss, xp=None):
         from ..kernels import binary as binary_kernels
 
-        self.xp = cupy
+        if xp is None:
+            import cupy as xp
+        # xp: CuPy; the CI test passes a NumPy shim and runs the kernels in Numba's simulator.
+        self.xp = xp
         self.loss = loss
         self.gamma = float(loss.gamma)
         self.policy = {"exact": binary_kernels.HESSIAN_EXACT, "psd": binary_kernels.HESSIAN_PSD,
@@ -215,7 +216,7 @@ class _CudaArrays:
         """Device copies of labels, weights (empty for none), alpha and the total weight, once."""
         xp = self.xp
         if self.binary:
-            alpha = self.loss._alpha_pair()
+            alpha = xp.asarray(self.loss._alpha_pair(), dtype=xp.float64)
         else:
             alpha = None  # set with the number of columns, at the first call
         device_weights = (xp.asarray(weights, dtype=xp.float64) if weights is not None
