@@ -1,0 +1,40 @@
+#!/bin/bash
+# Issue 11 on a GPU machine (the device tool's H200: CuPy, numba, numba-cuda there; no network).
+# Before it: benchmarks/device/prepare_issue11.sh here, then device call 1 (carry .dev1):
+#     mkdir -p /tmp/x && cp .dev1/xgbpart00 /tmp/x/
+# and, within the machine's 30 s warm window, device call 2 (carry .dev2, timeout_s 600):
+#     bash benchmarks/device/run_gpu_issue11.sh
+# Elsewhere (a GPU box with network): pip install ".[test]" cupy-cuda12x (or -cuda13x), then
+# SKIP_INSTALL=1 bash benchmarks/device/run_gpu_issue11.sh.
+# Writes the logs and results to $OUT (and benchmarks/results/); about 5-7 minutes.
+set -u
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/issue11_out}
+log() { echo "=== $(date +%T) $*"; }
+mkdir -p "$OUT"
+log start
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/machine.txt"
+echo "cores $(nproc)" | tee -a "$OUT/machine.txt"
+python3 -V
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  mkdir -p /tmp/site
+  part0=.dev1/xgbpart00; [ -f "$part0" ] || part0=/tmp/x/xgbpart00
+  [ -f "$part0" ] || { echo "missing xgbpart00: run device call 1 first (see the header)"; exit 1; }
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .dev2/lightgbm*.whl || echo "lightgbm install failed (its GPU test will skip)"
+  tar -xf .dev2/xgboost_rest.tar -C /tmp/site
+  cat "$part0" .dev2/xgbpart01 | python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.stdin.buffer), open('/tmp/site/xgboost/lib/libxgboost.so', 'wb'), 1 << 24)"
+  echo "$(sha256sum /tmp/site/xgboost/lib/libxgboost.so | cut -d' ' -f1) expected $(cut -d' ' -f1 .dev2/sha256.txt)"
+  export PYTHONPATH=/tmp/site:$PWD
+else
+  export PYTHONPATH=$PWD
+fi
+python3 -c "import numba, numpy, cupy, xgboost; print('numba', numba.__version__, 'numpy', numpy.__version__, 'cupy', cupy.__version__, 'xgboost', xgboost.__version__, 'cuda build', xgboost.build_info().get('USE_CUDA'))" 2>&1 | tee -a "$OUT/machine.txt"
+python3 -c "import numba_cuda; print('numba-cuda', numba_cuda.__version__)" 2>&1 | tail -1 | tee -a "$OUT/machine.txt"
+log gpu-tests
+timeout 240 python3 -m pytest tests/test_gpu.py -v -rs -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests_issue11.log" | tail -30
+log simulator-and-loop-tests-on-this-host
+timeout 120 python3 -m pytest tests/test_xgboost_train.py -q -p no:cacheprovider -k "resident_loop_gives" 2>&1 | tail -3
+log bench
+timeout ${BENCH_S:-300} python3 benchmarks/device/bench_xgboost_train_cuda.py --out "$OUT" 2>&1 | tail -30
+cp "$OUT"/xgboost_train_cuda.* benchmarks/results/ 2>/dev/null
+log end
