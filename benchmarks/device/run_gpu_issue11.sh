@@ -1,8 +1,10 @@
 #!/bin/bash
 # Issue 11 on a GPU machine (the device tool's H200: CuPy, numba, numba-cuda there; no network).
-# Before it: benchmarks/device/prepare_issue11.sh here, then device call 1 (carry .dev1):
-#     mkdir -p /tmp/x && cp .dev1/xgbpart00 /tmp/x/
-# and, within the machine's 30 s warm window, device call 2 (carry .dev2, timeout_s 600):
+# Before it: benchmarks/device/prepare_issue11.sh here; it prints the device calls: one per part of
+# the compressed libxgboost.so but the last (carry .devparts/xgbpartNN):
+#     mkdir -p /tmp/x && cp .devparts/xgbpart* /tmp/x/
+# each within the machine's 30 s warm window, then the last (carry the last part and .dev2,
+# timeout_s 600):
 #     bash benchmarks/device/run_gpu_issue11.sh
 # Elsewhere (a GPU box with network): pip install ".[test]" cupy-cuda12x (or -cuda13x), then
 # SKIP_INSTALL=1 bash benchmarks/device/run_gpu_issue11.sh.
@@ -18,11 +20,13 @@ echo "cores $(nproc)" | tee -a "$OUT/machine.txt"
 python3 -V
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   mkdir -p /tmp/site
-  part0=.dev1/xgbpart00; [ -f "$part0" ] || part0=/tmp/x/xgbpart00
-  [ -f "$part0" ] || { echo "missing xgbpart00: run device call 1 first (see the header)"; exit 1; }
+  mkdir -p /tmp/x && cp .devparts/xgbpart* /tmp/x/ 2>/dev/null
+  parts=$(ls /tmp/x/xgbpart* 2>/dev/null | sort)
+  echo "parts: $parts"
+  [ -f /tmp/x/xgbpart00 ] || { echo "missing xgbpart00: run the earlier device calls first (see the header)"; exit 1; }
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .dev2/lightgbm*.whl || echo "lightgbm install failed (its GPU test will skip)"
   tar -xf .dev2/xgboost_rest.tar -C /tmp/site
-  cat "$part0" .dev2/xgbpart01 | python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.stdin.buffer), open('/tmp/site/xgboost/lib/libxgboost.so', 'wb'), 1 << 24)"
+  cat $parts | python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.stdin.buffer), open('/tmp/site/xgboost/lib/libxgboost.so', 'wb'), 1 << 24)"
   echo "$(sha256sum /tmp/site/xgboost/lib/libxgboost.so | cut -d' ' -f1) expected $(cut -d' ' -f1 .dev2/sha256.txt)"
   export PYTHONPATH=/tmp/site:$PWD
 else
