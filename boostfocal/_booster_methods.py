@@ -32,6 +32,52 @@ class BoosterMethods:
 
         return xgboost.metric(self, predt, dtrain)
 
+    def xgboost_train(
+        self,
+        params,
+        dtrain,
+        num_boost_round: int = 10,
+        *,
+        evals=(),
+        early_stopping_rounds=None,
+        verbose_eval=True,
+        xgb_model=None,
+        callbacks=None,
+        evals_result=None,
+        maximize=None,
+        features=None,
+        missing: float = float("nan"),
+        init_score: bool = True,
+        _array_module=None,
+    ):
+        """``xgboost.train(params, dtrain, ..., obj=loss.xgboost_objective,
+        custom_metric=loss.xgboost_metric)`` that starts from the loss's initial score, returning
+        the ``xgboost.Booster``.
+
+        The initial score b (:meth:`init_raw_prediction` of dtrain's labels and weights) goes into
+        ``params`` as ``base_score`` (:func:`~boostfocal.adapters.init_score.xgboost_params_with_init_score`),
+        unless ``init_score=False``, ``params`` has a ``base_score`` or ``xgb_model`` continues a
+        model. ``alpha="balanced"`` is resolved from dtrain. The other arguments are
+        ``xgboost.train``'s; ``evals`` report XGBoost's metrics and then ``focal_loss``, which early
+        stopping watches.
+
+        With ``params["device"] = "cuda"`` the rounds run on the GPU without host copies of the
+        margins: gradient and Hessian by a CUDA kernel, handed to ``Booster.boost``, each round's
+        trees added by ``Booster.inplace_predict``. That needs the feature matrices:
+        ``features={dtrain: X_train, dvalid: X_valid, ...}`` (NumPy or CuPy, one per DMatrix in
+        dtrain and evals; ``missing`` as they were built with), CuPy and a ``gbtree`` booster.
+        Without them it falls back to ``xgboost.train`` with a RuntimeWarning naming the cost.
+        See :mod:`boostfocal.adapters.xgboost_device`.
+        """
+        from .adapters import xgboost_device
+
+        return xgboost_device.train(
+            self, params, dtrain, num_boost_round, evals=evals,
+            early_stopping_rounds=early_stopping_rounds, verbose_eval=verbose_eval,
+            xgb_model=xgb_model, callbacks=callbacks, evals_result=evals_result, maximize=maximize,
+            features=features, missing=missing, init_score=init_score, _array_module=_array_module,
+        )
+
     def lightgbm_objective(self, preds, train_data):
         """``params["objective"]`` of :func:`lightgbm.train`: (gradient, hessian) of the raw
         scores, with the Dataset's labels and weights."""

@@ -357,17 +357,28 @@ class FocalXGBClassifier(_FocalBoostingClassifier):
             for X_eval, y_eval, w_eval, name in evals
         ]
         evals_result = {}
-        booster = xgboost.train(
-            params,
-            dtrain,
-            num_boost_round=self.n_estimators,
-            evals=watchlist,
-            obj=self._objective(),
-            custom_metric=self.loss_.xgboost_metric if watchlist else None,
-            early_stopping_rounds=self.early_stopping_rounds if watchlist else None,
-            evals_result=evals_result,
-            verbose_eval=False,
-        )
+        if str(self.device).startswith("cuda"):
+            # Margins and gradients stay on the GPU (loss.xgboost_train's device loop); params
+            # already hold the initial score.
+            features = {dtrain: X}
+            features.update((dmatrix, X_eval) for (dmatrix, _), (X_eval, *_) in zip(watchlist, evals))
+            booster = self.loss_.xgboost_train(
+                params, dtrain, self.n_estimators, evals=watchlist,
+                early_stopping_rounds=self.early_stopping_rounds if watchlist else None,
+                evals_result=evals_result, verbose_eval=False, features=features, init_score=False,
+            )
+        else:
+            booster = xgboost.train(
+                params,
+                dtrain,
+                num_boost_round=self.n_estimators,
+                evals=watchlist,
+                obj=self._objective(),
+                custom_metric=self.loss_.xgboost_metric if watchlist else None,
+                early_stopping_rounds=self.early_stopping_rounds if watchlist else None,
+                evals_result=evals_result,
+                verbose_eval=False,
+            )
         self.evals_result_ = evals_result
         if self.early_stopping_rounds is not None and watchlist:
             self.best_iteration_ = int(booster.best_iteration)

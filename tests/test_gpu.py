@@ -5,6 +5,8 @@ The GPU models are compared with the CPU models trained on the same data: GPU hi
 different order (LightGBM's OpenCL learner in single precision), so the models are close, not equal.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -145,3 +147,114 @@ def test_lightgbm_gpu_trains_with_the_unchanged_objective(data, device_type):
             raise
         raw[device] = booster.predict(X_test, raw_score=True)
     assert_close_quality(loss, y_test, raw[device_type], raw["cpu"])
+
+
+# ------------------------------------------------------------- loss.xgboost_train, device loop
+def test_cuda_kernels_equal_the_cpu_kernels_on_hard_rows():
+    """The CUDA kernels on the GPU against the CPU kernels, float64 and float32 rows of
+    test_focal_loss.py / test_binary.py (hard_rows.py). Same formulas; the GPU may contract
+    multiply-adds differently, so float64 agrees to a few ulps and float32 outputs to one rounding."""
+    cupy = pytest.importorskip("cupy")
+    from hard_rows import binary_rows, multiclass_rows
+
+    from boostfocal.kernels import binary_cuda, multiclass_cuda
+
+    policy_code = {"exact": 0, "psd": 1, "floor": 2}
+    threads = multiclass_cuda.THREADS_PER_BLOCK
+    checked = 0
+    # Relative agreement down to the smallest normal number: below it (subnormal outputs) one
+    # rounding difference is a large relative one, so there the tolerance is absolute.
+    for dtypes, rtol in (((np.float64,), 1e-12), ((np.float32,), 2e-6)):
+        atol = float(np.finfo(dtypes[0]).tiny)
+        for loss, y, raw, w in multiclass_rows(dtypes, widest=1000):
+            n, k = raw.shape
+            d_raw = cupy.asarray(raw)
+            gradient, hessian = cupy.empty_like(d_raw), cupy.empty_like(d_raw)
+            per_sample, bad = cupy.empty(n), cupy.full(2, n, dtype=cupy.int64)
+            weights = cupy.asarray(w if w is not None else np.empty(0), dtype=cupy.float64)
+            alpha = cupy.asarray(loss._alpha_vector(k))
+            args = (cupy.asarray(y), d_raw, alpha, weights, loss.gamma)
+            multiclass_cuda.focal_loss_gradient_hessian[multiclass_cuda.blocks_for(n), threads](
+                *args, policy_code[loss.hessian], loss.hessian_floor, gradient, hessian, bad)
+            multiclass_cuda.focal_loss_per_sample[multiclass_cuda.blocks_for(n), threads](
+                *args, per_sample, bad)
+            assert bad.get().tolist() == [n, n]
+            expected = loss.gradient_hessian(y, raw, w)
+            np.testing.assert_allclose(gradient.get(), expected[0], rtol=rtol, atol=atol)
+            np.testing.assert_allclose(hessian.get(), expected[1], rtol=rtol, atol=atol)
+            np.testing.assert_allclose(per_sample.get(), loss.loss(y, raw, w), rtol=1e-12, atol=1e-300)
+            checked += 1
+        for loss, y, raw, w in binary_rows(dtypes):
+            n = raw.shape[0]
+            d_raw = cupy.asarray(raw)
+            gradient, hessian = cupy.empty_like(d_raw), cupy.empty_like(d_raw)
+            per_sample, bad = cupy.empty(n), cupy.full(2, n, dtype=cupy.int64)
+            weights = cupy.asarray(w if w is not None else np.empty(0), dtype=cupy.float64)
+            binary_cuda.focal_loss_gradient_hessian[multiclass_cuda.blocks_for(n), threads](
+                cupy.asarray(y), d_raw, cupy.asarray(loss._alpha_pair()), weights, loss.gamma,
+                policy_code[loss.hessian], loss.hessian_floor, loss.soft_labels, per_sample,
+                gradient, hessian, bad)
+            assert bad.get().tolist() == [n, n]
+            expected = loss.gradient_hessian(y, raw, w)
+            np.testing.assert_allclose(gradient.get(), expected[0], rtol=rtol, atol=atol)
+            np.testing.assert_allclose(hessian.get(), expected[1], rtol=rtol, atol=atol)
+            np.testing.assert_allclose(per_sample.get(), loss.loss(y, raw, w), rtol=1e-12, atol=1e-300)
+            checked += 1
+    assert checked > 100
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["multiclass", "binary"])
+def test_xgboost_train_on_cuda_keeps_the_host_results(data, binary):
+    """The device loop (CuPy margins, CUDA gradients) against the same loop with NumPy and the CPU
+    kernels, both on the GPU booster: same trees up to the last bits of the gradients, same best
+    iteration; and no fallback warning."""
+    xgboost = pytest.importorskip("xgboost")
+    cupy = pytest.importorskip("cupy")
+    from boostfocal import BinaryFocalLoss
+
+    X_train, y_train, X_test, y_test = data
+    if binary:
+        y_train, y_test = (y_train == 0).astype(float), (y_test == 0).astype(float)
+        loss = BinaryFocalLoss(gamma=2.0, alpha=0.3)
+    else:
+        loss = FocalLoss(gamma=2.0, alpha="balanced")
+    params = {"device": "cuda", "tree_method": "hist", "max_depth": 4}
+    dtrain = xgboost.DMatrix(X_train, label=y_train)
+    dvalid = xgboost.DMatrix(X_test, label=y_test)
+    results = {}
+    for array_module in ("cupy", "numpy"):
+        history = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no fallback
+            booster = loss.xgboost_train(
+                params, dtrain, 60, evals=[(dvalid, "valid")], early_stopping_rounds=5,
+                verbose_eval=False, evals_result=history, _array_module=array_module,
+                features={dtrain: cupy.asarray(X_train) if array_module == "cupy" else X_train,
+                          dvalid: X_test},
+            )
+        results[array_module] = (booster.predict(xgboost.DMatrix(X_test), output_margin=True),
+                                 history["valid"]["focal_loss"], booster.best_iteration)
+    device, host = results["cupy"], results["numpy"]
+    np.testing.assert_allclose(device[0], host[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(device[1], host[1], rtol=1e-4, atol=1e-6)
+    assert device[2] == host[2]
+
+
+def test_xgboost_train_on_cuda_default_path_uses_the_device_loop(data):
+    """Without the private flag, device="cuda" with features takes the device loop (no warning) and
+    ends near the host objective's model."""
+    xgboost = pytest.importorskip("xgboost")
+    pytest.importorskip("cupy")
+    X_train, y_train, X_test, y_test = data
+    loss = FocalLoss(gamma=2.0, alpha=[0.5, 1.0, 1.5, 2.0])
+    dtrain = xgboost.DMatrix(X_train, label=y_train)
+    params = {"device": "cuda", "tree_method": "hist", "max_depth": 4}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        booster = loss.xgboost_train(params, dtrain, ROUNDS, verbose_eval=False,
+                                     features={dtrain: X_train})
+    host = xgboost.train(xgboost_params_with_init_score(loss, y_train, params), dtrain, ROUNDS,
+                         obj=loss.xgboost_objective)
+    dtest = xgboost.DMatrix(X_test)
+    np.testing.assert_allclose(booster.predict(dtest, output_margin=True),
+                               host.predict(dtest, output_margin=True), rtol=1e-4, atol=1e-4)

@@ -1,0 +1,385 @@
+"""``loss.xgboost_train``: ``xgboost.train`` with the focal objective, on the GPU without host copies.
+
+On the CPU, and wherever the device loop cannot run, this is ``xgboost.train(params, dtrain, ...,
+obj=loss.xgboost_objective, custom_metric=loss.xgboost_metric)`` with the initial score baked into
+``params`` (:func:`.init_score.xgboost_params_with_init_score`).
+
+Why a loop of our own on ``device="cuda"`` (XGBoost 3.2, python-package/xgboost/core.py):
+
+* Every path that calls a Python objective goes through ``Booster.boost(dtrain, iteration,
+  fobj=...)``, which first calls ``self.predict(dtrain, output_margin=True, training=True)``; that
+  returns host NumPy (``_prediction_output(..., False)``): a device-to-host copy of n x K floats per
+  round (dmlc/xgboost issue #10049 asks for device margins).
+* ``Booster.boost(dtrain, iteration, grad=..., hess=...)`` passes arrays straight to
+  ``XGBoosterTrainOneIter`` through ``objective._grad_arrinf``, which takes NumPy or any
+  ``__cuda_array_interface__`` array (``_is_cupy_alike``): device gradients stay on the device.
+* ``Booster.inplace_predict(X, base_margin=M, iteration_range=(r, r + 1), predict_type="margin")``
+  returns M plus the trees of round r: with a base margin XGBoost starts the prediction from it
+  instead of from ``base_score`` (``Predictor::InitOutPredictions`` copies ``base_margin`` when it
+  is set and fills ``base_score`` only otherwise), and ``iteration_range`` limits the trees. On a
+  CuPy input the result is a CuPy array (``_prediction_output(..., True)``, a device copy). The
+  shape is (n, K) for K classes and (n,) for one output (``strict_shape=False``).
+
+So the loop keeps the margins of the training data (and of each evaluation set) in device arrays,
+computes gradient and Hessian there with the CUDA kernels of :mod:`boostfocal.kernels`, hands them to
+``Booster.boost`` and adds each round's trees with ``inplace_predict``. ``inplace_predict`` needs the
+feature matrices, which a DMatrix does not give back: pass them as ``features={dtrain: X, dvalid:
+X_valid}`` (NumPy or CuPy; copied to the device once). The focal metric of every evaluation set is
+reduced on the device (one float per set and round crosses to the host); XGBoost's built-in metrics
+still come from ``Booster.eval_set``, which evaluates on the device from its prediction cache.
+Logging, early stopping (``best_iteration``/``best_score``), ``evals_result`` and user callbacks
+are XGBoost's own (``xgboost.callback.CallbackContainer``, as ``xgboost.train`` uses them), so the
+history has the same names and the same ``%f`` rounding as ``xgboost.train``.
+
+The loop is written against an array module: CuPy with the CUDA kernels on the GPU, NumPy with the
+CPU kernels for the tests (``_array_module="numpy"``), where it must give the booster that
+``xgboost.train(obj=...)`` gives.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .init_score import xgboost_params_with_init_score
+from .xgboost import labels_and_weights
+
+# benchmarks/results/cuda_handoff_h100.md: the host round trip of the margins.
+_FALLBACK_COST = (
+    "the margins then cross to the host every round (XGBoost's Booster.boost predicts to NumPy "
+    "before calling a Python objective): about 2-2.5x the training time of the built-in "
+    "multi:softprob on an H100, benchmarks/results/cuda_handoff_h100.md"
+)
+
+
+def _on_cuda(params: Mapping[str, Any]) -> bool:
+    device = str(params.get("device", "cpu")).lower()
+    return device.startswith("cuda") or device.startswith("gpu")
+
+
+def _loop_obstacle(params: Mapping[str, Any], dtrain, evals, features) -> Optional[str]:
+    """Why the device loop cannot train with these arguments, or None."""
+    booster = params.get("booster", "gbtree")
+    if booster != "gbtree":
+        # DART drops trees at random in each round, so the margins are not the previous ones plus
+        # the new trees; gblinear has no iteration_range layers to add.
+        return f"booster={booster!r} (the device loop adds each round's trees to the margins: gbtree only)"
+    if params.get("process_type", "default") != "default":
+        return "process_type='update' rewrites existing trees, so margins cannot be updated round by round"
+    if features is None:
+        return "no features= given (inplace_predict needs the feature matrix of dtrain and of every evals set)"
+    for dmatrix, name in [(dtrain, "dtrain")] + [(d, f"evals set {n!r}") for d, n in evals]:
+        if dmatrix not in features:
+            return f"features= has no feature matrix for {name}"
+        if hasattr(features[dmatrix], "tocsr"):
+            return f"the features of {name} are sparse (the device loop takes dense arrays)"
+    return None
+
+
+def _cuda_obstacle() -> Optional[str]:
+    try:
+        import cupy  # noqa: F401
+        from numba import cuda
+    except ImportError as error:
+        return f"{error.name or 'cupy'} is not installed"
+    if not cuda.is_available():
+        return "Numba finds no CUDA GPU"
+    return None
+
+
+def _params_for(loss, params, dtrain, xgb_model, init_score: bool) -> Tuple[Any, dict]:
+    """(loss with alpha resolved from dtrain, params with the initial score baked in)."""
+    labels, weights = labels_and_weights(dtrain)
+    params = dict(params)
+    n_classes = params.get("num_class")
+    if not loss.is_binary:
+        loss = loss.resolve_alpha(labels, weights, n_classes=n_classes)
+    else:
+        loss = loss.resolve_alpha(labels, weights)
+    # A continued model keeps its own base_score; an explicit base_score is the caller's choice.
+    if init_score and xgb_model is None and "base_score" not in params:
+        params = xgboost_params_with_init_score(loss, labels, params, sample_weight=weights,
+                                                n_classes=n_classes)
+    return loss, params
+
+
+def train(
+    loss,
+    params: Mapping[str, Any],
+    dtrain,
+    num_boost_round: int = 10,
+    *,
+    evals: Optional[Sequence[Tuple[Any, str]]] = None,
+    early_stopping_rounds: Optional[int] = None,
+    verbose_eval=True,
+    xgb_model=None,
+    callbacks=None,
+    evals_result: Optional[dict] = None,
+    maximize: Optional[bool] = None,
+    features: Optional[Mapping[Any, Any]] = None,
+    missing: float = np.nan,
+    init_score: bool = True,
+    _array_module: Optional[str] = None,
+):
+    """See :meth:`boostfocal.FocalLoss.xgboost_train`."""
+    import xgboost
+
+    evals = list(evals or [])
+    loss, params = _params_for(loss, params, dtrain, xgb_model, init_score)
+    common = dict(
+        evals=evals, early_stopping_rounds=early_stopping_rounds, verbose_eval=verbose_eval,
+        xgb_model=xgb_model, callbacks=callbacks, evals_result=evals_result, maximize=maximize,
+    )
+    array_module = _array_module
+    if array_module is None and _on_cuda(params):
+        reason = _loop_obstacle(params, dtrain, evals, features) or _cuda_obstacle()
+        if reason is None:
+            array_module = "cupy"
+        else:
+            warnings.warn(
+                f"xgboost_train on {params.get('device')!r} falls back to xgboost.train with the host "
+                f"objective: {reason}; {_FALLBACK_COST}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            objective = loss.xgboost_objective
+            if _cuda_obstacle() is None:
+                objective = loss.xgboost_cuda_objective  # at least the gradients go back as CuPy
+            return xgboost.train(params, dtrain, num_boost_round, obj=objective,
+                                 custom_metric=loss.xgboost_metric, **common)
+    if array_module is None:
+        return xgboost.train(params, dtrain, num_boost_round, obj=loss.xgboost_objective,
+                             custom_metric=loss.xgboost_metric, **common)
+    reason = _loop_obstacle(params, dtrain, evals, features)
+    if reason is not None:
+        raise ValueError(f"the device loop cannot run: {reason}")
+    if array_module == "numpy":
+        arrays = _HostArrays(loss)
+    elif array_module == "cupy":
+        arrays = _CudaArrays(loss)
+    else:
+        raise ValueError(f"_array_module must be 'numpy' or 'cupy', got {array_module!r}")
+    return _train_resident(arrays, params, dtrain, num_boost_round, features=features,
+                           missing=missing, **common)
+
+
+# ------------------------------------------------------------------------------ array modules
+class _HostArrays:
+    """NumPy arrays and the CPU kernels (through the loss object): the loop's logic, testable on CPU."""
+
+    xp = np
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def asarray(self, values):
+        return np.asarray(values)
+
+    def dataset(self, labels, weights):
+        return labels, weights
+
+    def gradient_hessian(self, data, margins):
+        labels, weights = data
+        return self.loss.gradient_hessian(labels, margins, weights)
+
+    def mean_loss(self, data, margins) -> float:
+        labels, weights = data
+        return self.loss.mean_loss(labels, margins, weights)
+
+
+class _CudaArrays:
+    """CuPy arrays and the CUDA kernels of :mod:`boostfocal.kernels` (``*_cuda``)."""
+
+    def __init__(self, loss, xp=None):
+        from ..kernels import binary as binary_kernels
+
+        if xp is None:
+            import cupy as xp
+        # xp: CuPy; the CI test passes a NumPy shim and runs the kernels in Numba's simulator.
+        self.xp = xp
+        self.loss = loss
+        self.gamma = float(loss.gamma)
+        self.policy = {"exact": binary_kernels.HESSIAN_EXACT, "psd": binary_kernels.HESSIAN_PSD,
+                       "floor": binary_kernels.HESSIAN_FLOOR}[loss.hessian]
+        self.floor = float(loss.hessian_floor)
+        self.binary = bool(loss.is_binary)
+        self._gradient_buffers = {}
+
+    def asarray(self, values):
+        if not hasattr(values, "__cuda_array_interface__"):
+            values = np.asarray(values)  # pandas and other host inputs: through NumPy, once
+        return self.xp.asarray(values)
+
+    def dataset(self, labels, weights):
+        """Device copies of labels, weights (empty for none), alpha and the total weight, once."""
+        xp = self.xp
+        if self.binary:
+            alpha = xp.asarray(self.loss._alpha_pair(), dtype=xp.float64)
+        else:
+            alpha = None  # set with the number of columns, at the first call
+        device_weights = (xp.asarray(weights, dtype=xp.float64) if weights is not None
+                          else xp.empty(0, dtype=xp.float64))
+        total = float(np.sum(weights, dtype=np.float64)) if weights is not None else float(len(labels))
+        if total <= 0:
+            raise ValueError("the mean focal loss needs a positive total sample weight")
+        return {"labels": xp.asarray(labels), "weights": device_weights, "alpha": alpha,
+                "total_weight": total, "n": len(labels)}
+
+    def _alpha(self, data, margins):
+        if data["alpha"] is None:
+            data["alpha"] = self.xp.asarray(self.loss._alpha_vector(margins.shape[1]), dtype=self.xp.float64)
+        return data["alpha"]
+
+    def _check(self, first_bad, n):
+        bad_row, bad_input = (int(value) for value in first_bad.get())
+        if bad_input < n:
+            raise ValueError(f"invalid label or sample weight in row {bad_input}")
+        if bad_row < n:
+            raise ValueError(f"raw prediction of row {bad_row} is NaN or inf")
+
+    def gradient_hessian(self, data, margins):
+        from ..kernels import binary_cuda, multiclass_cuda
+
+        xp, n = self.xp, data["n"]
+        key = (margins.shape, margins.dtype.str)
+        if key not in self._gradient_buffers:
+            # One pair per shape, reused each round: XGBoost copies them before returning.
+            self._gradient_buffers[key] = (xp.empty(margins.shape, margins.dtype),
+                                           xp.empty(margins.shape, margins.dtype))
+        gradient, hessian = self._gradient_buffers[key]
+        first_bad = xp.full(2, n, dtype=xp.int64)
+        blocks = multiclass_cuda.blocks_for(n)
+        if self.binary:
+            skip = xp.empty(0, dtype=xp.float64)
+            binary_cuda.focal_loss_gradient_hessian[blocks, multiclass_cuda.THREADS_PER_BLOCK](
+                data["labels"], margins, self._alpha(data, margins), data["weights"], self.gamma, self.policy, self.floor, bool(self.loss.soft_labels),
+                skip, gradient, hessian, first_bad,
+            )
+        else:
+            multiclass_cuda.focal_loss_gradient_hessian[blocks, multiclass_cuda.THREADS_PER_BLOCK](
+                data["labels"], margins, self._alpha(data, margins), data["weights"], self.gamma,
+                self.policy, self.floor, gradient, hessian, first_bad,
+            )
+        self._check(first_bad, n)  # two integers cross to the host
+        return gradient, hessian
+
+    def mean_loss(self, data, margins) -> float:
+        from ..kernels import binary_cuda, multiclass_cuda
+
+        xp, n = self.xp, data["n"]
+        per_sample = xp.empty(n, dtype=xp.float64)
+        first_bad = xp.full(2, n, dtype=xp.int64)
+        blocks = multiclass_cuda.blocks_for(n)
+        if self.binary:
+            skip = xp.empty(0, dtype=margins.dtype)
+            binary_cuda.focal_loss_gradient_hessian[blocks, multiclass_cuda.THREADS_PER_BLOCK](
+                data["labels"], margins, self._alpha(data, margins), data["weights"], self.gamma, self.policy,
+                self.floor, bool(self.loss.soft_labels), per_sample, skip, skip, first_bad,
+            )
+        else:
+            multiclass_cuda.focal_loss_per_sample[blocks, multiclass_cuda.THREADS_PER_BLOCK](
+                data["labels"], margins, self._alpha(data, margins), data["weights"], self.gamma,
+                per_sample, first_bad,
+            )
+        self._check(first_bad, n)
+        # Reduced on the device: one float crosses to the host.
+        return float(per_sample.sum()) / data["total_weight"]
+
+
+# ------------------------------------------------------------------------------------ the loop
+class _Margins:
+    """The raw margins of one DMatrix, kept in the array module's arrays and advanced round by round."""
+
+    def __init__(self, arrays, booster, dmatrix, features, missing):
+        labels, weights = labels_and_weights(dmatrix)
+        self.arrays = arrays
+        self.features = arrays.asarray(features)
+        self.missing = missing
+        self.data = arrays.dataset(labels, weights)
+        base_margin = dmatrix.get_base_margin()
+        base_margin = arrays.asarray(base_margin) if base_margin.size else None
+        # Margins of the model as it stands (none: base_score; xgb_model: all its trees), from the
+        # DMatrix's base_margin where it has one, as XGBoost's own prediction cache starts.
+        self.values = booster.inplace_predict(
+            self.features, predict_type="margin", missing=missing,
+            base_margin=None if base_margin is None else base_margin.reshape(len(labels), -1),
+        )
+
+    def add_round(self, booster, layer: int) -> None:
+        """Add the trees of boosting round ``layer`` to the margins."""
+        margins = self.values
+        self.values = booster.inplace_predict(
+            self.features, predict_type="margin", missing=self.missing,
+            iteration_range=(layer, layer + 1),
+            # (n, K) for K classes; XGBoost validates the shape against the model's outputs.
+            base_margin=margins if margins.ndim == 2 else margins.reshape(-1, 1),
+        )
+
+    def mean_loss(self) -> float:
+        return self.arrays.mean_loss(self.data, self.values)
+
+
+def _callback_container(margins_of_evals, callbacks):
+    """XGBoost's CallbackContainer, with the focal metric read from the resident margins."""
+    from xgboost.callback import CallbackContainer, _parse_eval_str
+
+    class ResidentMetricContainer(CallbackContainer):
+        def after_iteration(self, model, epoch, dtrain, evals):
+            # As CallbackContainer.after_iteration, with eval_set's custom metric replaced by the
+            # mean focal loss of the margins we already hold (same name and %f format).
+            evals = [] if evals is None else evals
+            for _, name in evals:
+                assert name.find("-") == -1, "Dataset name should not contain `-`"
+            score = model.eval_set(evals, epoch)
+            for margins, (_, name) in zip(margins_of_evals, evals):
+                score += "\t%s-%s:%f" % (name, "focal_loss", margins.mean_loss())
+            self._update_history(_parse_eval_str(score), epoch)
+            return any(c.after_iteration(model, epoch, self.history) for c in self.callbacks)
+
+    return ResidentMetricContainer(callbacks, metric=None, output_margin=True)
+
+
+def _train_resident(arrays, params, dtrain, num_boost_round, *, evals, early_stopping_rounds,
+                    verbose_eval, xgb_model, callbacks, evals_result, maximize, features, missing):
+    """``xgboost.train`` (XGBoost 3.2 training.py) with the objective and metric on resident margins."""
+    import xgboost
+    from xgboost.callback import EarlyStopping, EvaluationMonitor
+
+    callbacks = [] if callbacks is None else list(callbacks)
+    for dmatrix, _ in evals:
+        if not isinstance(dmatrix, xgboost.DMatrix):
+            raise TypeError("Invalid type for the `evals`.")
+    booster = xgboost.Booster(params, [dtrain] + [d for d, _ in evals], model_file=xgb_model)
+    if verbose_eval:
+        verbose_eval = 1 if verbose_eval is True else verbose_eval
+        callbacks.append(EvaluationMonitor(period=verbose_eval))
+    if early_stopping_rounds:
+        callbacks.append(EarlyStopping(rounds=early_stopping_rounds, maximize=maximize))
+
+    train_margins = _Margins(arrays, booster, dtrain, features[dtrain], missing)
+    resident = [train_margins]
+    margins_of_evals = []
+    for dmatrix, _ in evals:
+        if dmatrix is dtrain:
+            margins_of_evals.append(train_margins)
+        else:
+            margins_of_evals.append(_Margins(arrays, booster, dmatrix, features[dmatrix], missing))
+            resident.append(margins_of_evals[-1])
+    container = _callback_container(margins_of_evals, callbacks)
+    booster = container.before_training(booster)
+    for iteration in range(num_boost_round):
+        if container.before_iteration(booster, iteration, dtrain, evals):
+            break
+        layer = booster.num_boosted_rounds()
+        gradient, hessian = arrays.gradient_hessian(train_margins.data, train_margins.values)
+        booster.boost(dtrain, iteration, grad=gradient, hess=hessian)
+        for margins in resident:
+            margins.add_round(booster, layer)
+        if container.after_iteration(booster, iteration, dtrain, evals):
+            break
+    booster = container.after_training(booster)
+    if evals_result is not None:
+        evals_result.update(container.history)
+    return booster.reset()

@@ -1,0 +1,264 @@
+"""loss.xgboost_train: the xgboost.train drop-in, its device-resident loop run with NumPy arrays on
+the CPU, and the CUDA kernels under Numba's CUDA simulator (in a subprocess: the simulator replaces
+numba.cuda for the whole process)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+from boostfocal import BinaryFocalLoss, FocalLoss
+from boostfocal.adapters.init_score import xgboost_params_with_init_score
+
+xgboost = pytest.importorskip("xgboost")
+
+ROUNDS = 15
+PARAMS = {"max_depth": 3, "tree_method": "hist", "eta": 0.3, "seed": 0, "nthread": 2}
+
+
+def _problem(n, seed, binary):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    X[rng.random(X.shape) < 0.02] = np.nan  # missing values travel through inplace_predict too
+    scores = np.nan_to_num(X[:, :4]) * np.array([1.0, 1.5, 2.0, 2.5]) + rng.normal(size=(n, 4))
+    scores[:, 0] += 1.5
+    y = np.argmax(scores, axis=1)
+    return X, ((y == 0).astype(np.float64) if binary else y)
+
+
+LOSSES = {
+    "multiclass-balanced": FocalLoss(gamma=2.0, alpha="balanced"),
+    "multiclass-exact-gamma0.5": FocalLoss(gamma=0.5, alpha=[0.5, 1.0, 1.5, 2.0], hessian="floor"),
+    "binary": BinaryFocalLoss(gamma=2.0, alpha=0.3),
+}
+
+
+@pytest.fixture(params=list(LOSSES), ids=list(LOSSES))
+def case(request):
+    loss = LOSSES[request.param]
+    X, y = _problem(1200, 0, loss.is_binary)
+    X_valid, y_valid = _problem(400, 1, loss.is_binary)
+    weights = np.random.default_rng(2).uniform(0.5, 2.0, len(y))
+    dtrain = xgboost.DMatrix(X, label=y, weight=weights)
+    dvalid = xgboost.DMatrix(X_valid, label=y_valid)
+    return loss, X, y, weights, X_valid, dtrain, dvalid
+
+
+def _train(loss, dtrain, dvalid, X, X_valid, rounds=ROUNDS, **kwargs):
+    history = {}
+    booster = loss.xgboost_train(
+        PARAMS, dtrain, rounds, evals=[(dtrain, "train"), (dvalid, "valid")], verbose_eval=False,
+        evals_result=history, features={dtrain: X, dvalid: X_valid}, **kwargs,
+    )
+    return booster, history
+
+
+def test_cpu_path_is_xgboost_train_with_the_focal_objective_and_initial_score(case):
+    loss, X, y, weights, X_valid, dtrain, dvalid = case
+    booster, history = _train(loss, dtrain, dvalid, X, X_valid)
+    # As XGBoost hands them to the objective: float32 labels and weights from the DMatrix.
+    labels, weights = dtrain.get_label(), dtrain.get_weight()
+    resolved = loss.resolve_alpha(labels, weights)
+    params = xgboost_params_with_init_score(resolved, labels, PARAMS, sample_weight=weights)
+    expected_history = {}
+    expected = xgboost.train(
+        params, dtrain, ROUNDS, evals=[(dtrain, "train"), (dvalid, "valid")], verbose_eval=False,
+        obj=resolved.xgboost_objective, custom_metric=resolved.xgboost_metric,
+        evals_result=expected_history,
+    )
+    dtest = xgboost.DMatrix(X_valid)
+    np.testing.assert_array_equal(booster.predict(dtest, output_margin=True),
+                                  expected.predict(dtest, output_margin=True))
+    assert history == expected_history
+    assert list(history["valid"])[-1] == "focal_loss"
+
+
+@pytest.mark.parametrize("early_stopping_rounds", [None, 3])
+def test_resident_loop_gives_the_booster_of_xgboost_train(case, early_stopping_rounds):
+    loss, X, _, _, X_valid, dtrain, dvalid = case
+    # Enough rounds for early stopping to end training before the last one.
+    rounds = 80 if early_stopping_rounds else ROUNDS
+    host, host_history = _train(loss, dtrain, dvalid, X, X_valid, rounds,
+                                early_stopping_rounds=early_stopping_rounds)
+    resident, resident_history = _train(loss, dtrain, dvalid, X, X_valid, rounds,
+                                        early_stopping_rounds=early_stopping_rounds,
+                                        _array_module="numpy")
+    dtest = xgboost.DMatrix(X_valid)
+    # Same trees: the margins the loop kept equal the training cache's to float32 rounding.
+    np.testing.assert_array_equal(resident.predict(dtest, output_margin=True),
+                                  host.predict(dtest, output_margin=True))
+    assert resident_history == host_history
+    assert resident.num_boosted_rounds() == host.num_boosted_rounds()
+    if early_stopping_rounds:
+        assert host.num_boosted_rounds() < rounds  # it did stop early
+        assert resident.best_iteration == host.best_iteration
+        assert resident.best_score == host.best_score
+
+
+def test_resident_loop_continues_a_model_and_starts_from_base_margin():
+    loss = FocalLoss(gamma=2.0)
+    X, y = _problem(1500, 3, False)
+    margin = np.random.default_rng(4).normal(size=(len(y), 4)).astype(np.float32)
+    boosters = []
+    for array_module in (None, "numpy"):
+        dtrain = xgboost.DMatrix(X, label=y, base_margin=margin)
+        first = loss.xgboost_train(PARAMS, dtrain, 5, verbose_eval=False, features={dtrain: X},
+                                   _array_module=array_module)
+        boosters.append(loss.xgboost_train(PARAMS, dtrain, 5, xgb_model=first, verbose_eval=False,
+                                           features={dtrain: X}, _array_module=array_module))
+    assert boosters[0].num_boosted_rounds() == 10
+    dtest = xgboost.DMatrix(X, base_margin=margin)
+    np.testing.assert_array_equal(boosters[1].predict(dtest, output_margin=True),
+                                  boosters[0].predict(dtest, output_margin=True))
+
+
+def test_resident_loop_logs_like_xgboost_train(case, capsys):
+    loss, X, _, _, X_valid, dtrain, dvalid = case
+    logs = []
+    for array_module in (None, "numpy"):
+        loss.xgboost_train(PARAMS, dtrain, 4, evals=[(dvalid, "valid")], verbose_eval=2,
+                           features={dtrain: X, dvalid: X_valid}, _array_module=array_module)
+        logs.append(capsys.readouterr().out)
+    assert logs[0] == logs[1]
+    assert "valid-focal_loss" in logs[0]
+
+
+def test_cuda_without_features_or_with_dart_falls_back_with_a_warning():
+    loss = FocalLoss(gamma=2.0)
+    X, y = _problem(300, 5, False)
+    dtrain = xgboost.DMatrix(X, label=y)
+    with pytest.warns(RuntimeWarning, match="falls back to xgboost.train.*features="):
+        # XGBoost without CUDA warns about the device too; only our warning is asserted.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning)
+            loss.xgboost_train({**PARAMS, "device": "cuda"}, dtrain, 2, verbose_eval=False)
+    with pytest.raises(ValueError, match="booster='dart'"):
+        loss.xgboost_train({**PARAMS, "booster": "dart"}, dtrain, 2, features={dtrain: X},
+                           _array_module="numpy")
+
+
+def test_nothing_passed_is_modified(case):
+    loss, X, _, _, X_valid, dtrain, dvalid = case
+    params = dict(PARAMS)
+    X_before = X.copy()
+    _train(loss, dtrain, dvalid, X, X_valid, _array_module="numpy")
+    assert params == PARAMS
+    np.testing.assert_array_equal(X, X_before)
+    assert loss.alpha is LOSSES[[k for k, v in LOSSES.items() if v is loss][0]].alpha
+
+
+# ---------------------------------------------------------------------- CUDA kernels, simulated
+_SIMULATED = textwrap.dedent(
+    """
+    import numpy as np
+    from numba import cuda
+    from boostfocal import BinaryFocalLoss, FocalLoss
+    from boostfocal.kernels import binary_cuda, multiclass_cuda
+    from hard_rows import binary_rows, multiclass_rows
+
+    def run_multiclass(loss, y, raw, w):
+        n, k = raw.shape
+        alpha = np.array(loss._alpha_vector(k))  # writable: the simulator copies arguments back
+        weights = np.asarray(w, dtype=np.float64) if w is not None else np.empty(0)
+        gradient, hessian = np.empty_like(raw), np.empty_like(raw)
+        per_sample, bad = np.empty(n), np.full(2, n, dtype=np.int64)
+        policy = {"exact": 0, "psd": 1, "floor": 2}[loss.hessian]
+        blocks = (n + 31) // 32  # small blocks: the simulator runs a thread per row
+        multiclass_cuda.focal_loss_gradient_hessian[blocks, 32](
+            y, raw, alpha, weights, loss.gamma, policy, loss.hessian_floor, gradient, hessian, bad)
+        multiclass_cuda.focal_loss_per_sample[blocks, 32](
+            y, raw, alpha, weights, loss.gamma, per_sample, bad)
+        assert list(bad) == [n, n], bad
+        return gradient, hessian, per_sample
+
+    def run_binary(loss, y, raw, w):
+        n = raw.shape[0]
+        weights = np.asarray(w, dtype=np.float64) if w is not None else np.empty(0)
+        out = [np.empty(n), np.empty_like(raw), np.empty_like(raw)]
+        bad = np.full(2, n, dtype=np.int64)
+        policy = {"exact": 0, "psd": 1, "floor": 2}[loss.hessian]
+        binary_cuda.focal_loss_gradient_hessian[(n + 31) // 32, 32](
+            y, raw, np.array(loss._alpha_pair()), weights, loss.gamma, policy, loss.hessian_floor,
+            loss.soft_labels, out[0], out[1], out[2], bad)
+        assert list(bad) == [n, n], bad
+        return out[1], out[2], out[0]
+
+    checked = 0
+    for loss, y, raw, w in multiclass_rows():
+        gradient, hessian, per_sample = run_multiclass(loss, y, raw, w)
+        expected = loss.gradient_hessian(y, raw, w)
+        np.testing.assert_allclose(gradient, expected[0], rtol=1e-13, atol=0)
+        np.testing.assert_allclose(hessian, expected[1], rtol=1e-13, atol=0)
+        np.testing.assert_allclose(per_sample, loss.loss(y, raw, w), rtol=1e-13, atol=0)
+        checked += 1
+    for loss, y, raw, w in binary_rows():
+        gradient, hessian, per_sample = run_binary(loss, y, raw, w)
+        expected = loss.gradient_hessian(y, raw, w)
+        np.testing.assert_allclose(gradient, expected[0], rtol=1e-13, atol=0)
+        np.testing.assert_allclose(hessian, expected[1], rtol=1e-13, atol=0)
+        np.testing.assert_allclose(per_sample, loss.loss(y, raw, w), rtol=1e-13, atol=0)
+        checked += 1
+    # A non-finite row is reported and gets NaN outputs, as on the CPU.
+    raw = np.array([[0.0, 1.0], [np.nan, 0.0]])
+    gradient = np.empty_like(raw); hessian = np.empty_like(raw); bad = np.full(2, 2, dtype=np.int64)
+    multiclass_cuda.focal_loss_gradient_hessian[1, 32](
+        np.array([0.0, 1.0]), raw, np.ones(2), np.empty(0), 2.0, 1, 1e-16, gradient, hessian, bad)
+    assert list(bad) == [1, 2] and np.isnan(gradient[1]).all() and np.isfinite(gradient[0]).all()
+    print("checked", checked)
+
+    # The CUDA path's glue (_CudaArrays: launches, buffers, checks, device reduction of the metric)
+    # with a NumPy stand-in for CuPy, against xgboost.train with the host objective.
+    import xgboost
+    from boostfocal.adapters import xgboost_device
+
+    class Device(np.ndarray):
+        def get(self):
+            return np.asarray(self)
+
+    class FakeCupy:
+        float64, int64 = np.float64, np.int64
+        asarray = staticmethod(lambda a, dtype=None: np.array(a, dtype=dtype).view(Device))
+        empty = staticmethod(lambda shape, dtype=np.float64: np.empty(shape, dtype).view(Device))
+        full = staticmethod(lambda shape, value, dtype=None: np.full(shape, value, dtype).view(Device))
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = np.argmax(X[:, :3] + rng.normal(size=(200, 3)), axis=1)
+    weights = rng.uniform(0.5, 2.0, 200)
+    for loss, labels in ((FocalLoss(2.0, alpha="balanced"), y),
+                         (BinaryFocalLoss(0.5, 0.3), (y == 0).astype(float))):
+        dtrain = xgboost.DMatrix(X, label=labels, weight=weights)
+        loss, params = xgboost_device._params_for(loss, {"max_depth": 2, "nthread": 1}, dtrain, None, True)
+        history = [{}, {}]
+        resident = xgboost_device._train_resident(
+            xgboost_device._CudaArrays(loss, xp=FakeCupy), params, dtrain, 4,
+            evals=[(dtrain, "train")], early_stopping_rounds=None, verbose_eval=False,
+            xgb_model=None, callbacks=None, evals_result=history[0], maximize=None,
+            features={dtrain: X}, missing=np.nan)
+        host = xgboost.train(params, dtrain, 4, evals=[(dtrain, "train")], verbose_eval=False,
+                             obj=loss.xgboost_objective, custom_metric=loss.xgboost_metric,
+                             evals_result=history[1])
+        assert history[0] == history[1], history
+        np.testing.assert_allclose(resident.predict(dtrain, output_margin=True),
+                                   host.predict(dtrain, output_margin=True), rtol=1e-6, atol=1e-6)
+    print("trained")
+    """
+)
+
+
+@pytest.mark.slow
+def test_cuda_kernels_equal_the_cpu_kernels_on_hard_rows_in_the_simulator(tmp_path):
+    pytest.importorskip("numba.cuda")
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1",
+               PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.getcwd(),
+                                           os.environ.get("PYTHONPATH", "")]))
+    script = tmp_path / "simulated.py"
+    script.write_text(_SIMULATED)
+    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "checked" in result.stdout and "trained" in result.stdout
