@@ -16,7 +16,18 @@ from typing import Dict, Optional
 
 import numpy as np
 
-__all__ = ["probability_kinds", "probability_scores", "reliability_curve"]
+__all__ = ["PROBABILITY_KINDS", "check_probability_kind", "probability_kinds", "probability_scores",
+           "reliability_curve"]
+
+# What an estimator's predict_proba can return (its ``probability`` parameter).
+PROBABILITY_KINDS = ("softmax", "posterior")
+
+
+def check_probability_kind(probability) -> str:
+    """``probability`` if it is one of :data:`PROBABILITY_KINDS`, else ValueError."""
+    if not isinstance(probability, str) or probability not in PROBABILITY_KINDS:
+        raise ValueError(f"probability must be one of {PROBABILITY_KINDS}, got {probability!r}")
+    return probability
 
 # Probabilities are clipped to [LOG_LOSS_FLOOR, 1] inside the log loss, so that one row with
 # probability 0 for its label costs -log(1e-15) = 34.5 instead of making the mean infinite.
