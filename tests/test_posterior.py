@@ -194,3 +194,48 @@ def test_huge_gamma_stays_finite():
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got.sum(axis=1), 1.0)
     assert math.isclose(got[0, 0], 1.0)
+
+
+# ------------------------------------------------------------------------------ estimators
+def _estimator(booster_name, **params):
+    pytest.importorskip(booster_name)
+    from boostfocal.sklearn import FocalLGBMClassifier, FocalXGBClassifier
+
+    if booster_name == "xgboost":
+        return FocalXGBClassifier(n_estimators=8, max_depth=3, random_state=0, **params)
+    return FocalLGBMClassifier(n_estimators=8, num_leaves=7, random_state=0, **params)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3], ids=["binary", "multiclass"])
+@pytest.mark.parametrize("booster_name", ["xgboost", "lightgbm"])
+def test_estimator_probability_posterior(booster_name, n_classes):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=300), [-0.5, 0.7][: n_classes - 1])
+    labels = np.array(["a", "b", "c"])[y]
+    alpha = 0.3 if n_classes == 2 else [1.0, 3.0, 0.5]
+    softmax_model = _estimator(booster_name, gamma=3.0, alpha=alpha).fit(X, labels)
+    model = _estimator(booster_name, gamma=3.0, alpha=alpha, probability="posterior").fit(X, labels)
+    raw = model.decision_function(X)
+    expected = model.loss_.posterior_proba(raw)
+    if n_classes == 2:
+        expected = np.column_stack([1.0 - expected, expected])
+    got = model.predict_proba(X)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=0)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-12)
+    # Same margins and decisions as the default; only the probabilities differ.
+    np.testing.assert_array_equal(raw, softmax_model.decision_function(X))
+    np.testing.assert_array_equal(model.predict(X), softmax_model.predict(X))
+    assert np.max(np.abs(got - softmax_model.predict_proba(X))) > 1e-3
+
+
+@pytest.mark.parametrize("booster_name", ["xgboost", "lightgbm"])
+def test_estimator_rejects_unknown_probability_kind(booster_name):
+    X = np.random.default_rng(1).normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match="probability must be one of"):
+        _estimator(booster_name, probability="calibrated").fit(X, y)
+    model = _estimator(booster_name).fit(X, y)
+    model.set_params(probability="Posterior")
+    with pytest.raises(ValueError, match="probability must be one of"):
+        model.predict_proba(X)
