@@ -341,7 +341,7 @@ class _FocalDaskClassifier:
 
     _focal_parameters = ("gamma", "alpha", "hessian", "init_score", "probability", "client")
 
-    def __init__(self, gamma=2.0, alpha=None, *, hessian="psd", init_score=True, probability="softmax",
+    def __init__(self, gamma=2.0, alpha=None, *, hessian="psd", init_score=True, probability="posterior",
                  client=None, **params):
         self.gamma = gamma
         self.alpha = alpha
@@ -473,9 +473,9 @@ class FocalDaskXGBClassifier(_FocalDaskClassifier):
         Start from the focal-optimal constant margin of the whole training set
         (:func:`init_raw_prediction`), stored as XGBoost's per-class ``base_score`` (XGBoost >= 3.1;
         older versions get it as ``base_margin`` here and at prediction). False starts from 0.
-    probability : {"softmax", "posterior"}, default "softmax"
-        What :meth:`predict_proba` returns: the softmax of the margins, or the focal posterior
-        correction ``loss_.posterior_proba`` (see ``FocalXGBClassifier``). :meth:`predict` returns
+    probability : {"posterior", "softmax"}, default "posterior"
+        What :meth:`predict_proba` returns: the focal posterior correction ``loss_.posterior_proba``
+        of the margins, or their softmax (see ``boostfocal.sklearn.FocalXGBClassifier``). :meth:`predict` returns
         the class of largest margin either way.
     n_estimators : int
         Boosting rounds.
@@ -492,7 +492,7 @@ class FocalDaskXGBClassifier(_FocalDaskClassifier):
     metric per evaluation set and round; see :class:`XGBoostGlobalMetric`).
     """
 
-    def __init__(self, gamma=2.0, alpha=None, *, hessian="psd", init_score=True, probability="softmax",
+    def __init__(self, gamma=2.0, alpha=None, *, hessian="psd", init_score=True, probability="posterior",
                  n_estimators=100, client=None, **params):
         super().__init__(gamma, alpha, hessian=hessian, init_score=init_score, probability=probability,
                          client=client, **params)

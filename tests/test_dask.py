@@ -374,7 +374,8 @@ def test_xgboost_on_dask_matches_single_machine(client, workers, data):
     )
     raw_single = single.predict(xgb.DMatrix(X_test), output_margin=True)
 
-    model = bfd.FocalDaskXGBClassifier(gamma=2.0, n_estimators=rounds, client=client, **booster_params)
+    model = bfd.FocalDaskXGBClassifier(gamma=2.0, n_estimators=rounds, probability="softmax", client=client,
+                                       **booster_params)
     y_test_d = da.from_array(y_test, chunks=500)
     model.fit(Xd, yd, eval_set=[(X_test_d, y_test_d)])
     np.testing.assert_allclose(model.init_raw_prediction_, init, rtol=1e-9)
@@ -420,7 +421,7 @@ def test_lightgbm_on_dask_matches_single_machine(client, workers, data):
     single.fit(X_train, y_train, init_score=np.tile(init, (y_train.shape[0], 1)))
     raw_single = single.predict(X_test, raw_score=True) + init
 
-    model = bfd.FocalDaskLGBMClassifier(gamma=2.0, client=client, **booster_params)
+    model = bfd.FocalDaskLGBMClassifier(gamma=2.0, probability="softmax", client=client, **booster_params)
     model.fit(Xd, yd)
     np.testing.assert_allclose(model.init_raw_prediction_, init, rtol=1e-9)
     raw_dask = model.decision_function(X_test_d).compute()

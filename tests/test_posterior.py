@@ -214,8 +214,8 @@ def test_estimator_probability_posterior(booster_name, n_classes):
     y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=300), [-0.5, 0.7][: n_classes - 1])
     labels = np.array(["a", "b", "c"])[y]
     alpha = 0.3 if n_classes == 2 else [1.0, 3.0, 0.5]
-    softmax_model = _estimator(booster_name, gamma=3.0, alpha=alpha).fit(X, labels)
-    model = _estimator(booster_name, gamma=3.0, alpha=alpha, probability="posterior").fit(X, labels)
+    softmax_model = _estimator(booster_name, gamma=3.0, alpha=alpha, probability="softmax").fit(X, labels)
+    model = _estimator(booster_name, gamma=3.0, alpha=alpha).fit(X, labels)  # the default: posterior
     raw = model.decision_function(X)
     expected = model.loss_.posterior_proba(raw)
     if n_classes == 2:

@@ -62,11 +62,11 @@ def _lightgbm_cases():
     X, y = _data(3)
     labels = np.array(["ant", "bee", "cat"])[y]
     model = FocalLGBMClassifier(gamma=2.0, alpha="balanced", n_estimators=15, num_leaves=7,
-                                random_state=0).fit(X, labels)
+                                probability="softmax", random_state=0).fit(X, labels)
     cases["estimator-multiclass"] = (model.booster_, model.predict_proba(X), model.decision_function(X))
     Xb, yb = _data(2, seed=1)
     model = FocalLGBMClassifier(gamma=1.5, alpha=0.3, n_estimators=15, num_leaves=7,
-                                random_state=0).fit(Xb, np.where(yb == 1, "yes", "no"))
+                                probability="softmax", random_state=0).fit(Xb, np.where(yb == 1, "yes", "no"))
     # Binary: the booster predicts P(classes_[1]), the second column of predict_proba.
     cases["estimator-binary"] = (model.booster_, model.predict_proba(Xb)[:, 1], model.decision_function(Xb))
     params = {"num_leaves": 7, "verbosity": -1, "seed": 0}
@@ -127,9 +127,9 @@ def test_saved_xgboost_models_predict_probabilities_without_boostfocal(tmp_path)
     Xb, yb = _data(2, seed=1)
     models = {
         "xgb-multiclass": FocalXGBClassifier(gamma=2.0, alpha="balanced", n_estimators=10, max_depth=3,
-                                             random_state=0).fit(X, y),
+                                             probability="softmax", random_state=0).fit(X, y),
         "xgb-binary": FocalXGBClassifier(gamma=2.0, alpha=0.3, n_estimators=10, max_depth=3,
-                                         random_state=0).fit(Xb, yb),
+                                         probability="softmax", random_state=0).fit(Xb, yb),
     }
     np.save(tmp_path / "X.npy", X)
     for name, model in models.items():
@@ -150,13 +150,14 @@ def test_pickled_estimator_keeps_probability_link_and_predictions():
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
-    np.testing.assert_allclose(restored.booster_.predict(X), model.predict_proba(X), rtol=0, atol=1e-12)
+    softmax = model.set_params(probability="softmax").predict_proba(X)
+    np.testing.assert_allclose(restored.booster_.predict(X), softmax, rtol=0, atol=1e-12)
 
 
 def test_early_stopping_keeps_best_iteration_through_the_rewrite():
     X, y = _data(3)
     model = FocalLGBMClassifier(gamma=2.0, n_estimators=200, learning_rate=0.5, num_leaves=15,
-                                early_stopping_rounds=3, random_state=0)
+                                early_stopping_rounds=3, probability="softmax", random_state=0)
     model.fit(X[:300], y[:300], eval_set=[(X[300:], y[300:])])
     assert model.best_iteration_ is not None and model.best_iteration_ + 1 < 200
     assert model.booster_.best_iteration == model.best_iteration_ + 1
