@@ -13,11 +13,17 @@ gamma in {0.5, 1, 2, 5} x alpha in {None, "balanced"} (Hessian "psd"); and the H
 "exact" and "floor" at gamma 2 and 5 (alpha None). The focal models start from
 ``FocalLoss.init_raw_prediction`` (XGBoost: a length-K ``base_score``; LightGBM: ``init_score``).
 
+Every run is scored with two kinds of probabilities from the same test margins: the softmax
+(``predict_proba``) and the focal posterior correction (``FocalLoss.posterior_proba``, which undoes gamma
+and alpha; for the softmax contenders both kinds are the softmax): log loss, Brier score, expected
+calibration error (15 bins) and macro-F1 of each argmax (``boostfocal.calibration``).
+
 Everything runs single-threaded (boosters and Numba), which is the most efficient use of a shared
 machine and keeps runs independent of the load.
 
     python benchmarks/bench_quality.py                 # full run, ~25 min on one core
     python benchmarks/bench_quality.py --quick         # one seed, a few contenders, for a smoke test
+    python benchmarks/bench_quality.py --contenders "softmax,focal g=2" --stem quality_subset
 
 Writes ``benchmarks/results/quality.json`` (every run) and ``quality.md`` (tables).
 """
@@ -33,6 +39,7 @@ import numpy as np
 
 import common
 from boostfocal import FocalLoss, balanced_alpha
+from boostfocal.calibration import probability_kinds, probability_scores
 from boostfocal.compare import classification_metrics, stratified_split
 
 # name -> (train file, test file) for a given split, or a single file split per seed.
@@ -152,11 +159,24 @@ def train_lightgbm(contender, data, n_classes, settings, seed):
 
 
 TRAINERS = {"xgboost": train_xgboost, "lightgbm": train_lightgbm}
-METRICS = ("macro_f1", "balanced_accuracy", "minority_recall", "worst_recall", "log_loss")
+PROBABILITY_KINDS = ("softmax", "posterior")
+PROBABILITY_METRICS = ("log_loss", "brier", "ece", "macro_f1")
+METRICS = ("macro_f1", "balanced_accuracy", "minority_recall", "worst_recall", "log_loss") + tuple(
+    f"{kind}_{metric}" for kind in PROBABILITY_KINDS for metric in PROBABILITY_METRICS)
+LOWER_IS_BETTER = ("log_loss", "brier", "ece")
 
 
-def score(raw, y_test, y_fit, n_classes) -> Dict[str, float]:
+def lower_is_better(metric: str) -> bool:
+    return metric.removeprefix("softmax_").removeprefix("posterior_") in LOWER_IS_BETTER
+
+
+def score(raw, y_test, y_fit, n_classes, loss: Optional[FocalLoss] = None) -> Dict[str, float]:
+    """Scores of the test margins; ``loss`` (None for softmax) gives the posterior correction."""
     scores = classification_metrics(y_test, raw, n_classes)
+    by_kind = {}
+    for kind, probabilities in probability_kinds(loss, raw).items():
+        for metric, value in probability_scores(y_test, probabilities, n_classes=n_classes).items():
+            by_kind[f"{kind}_{metric}"] = value
     recall = np.asarray(scores["recall"], dtype=float)
     counts = np.bincount(y_fit, minlength=n_classes)
     rarest = int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))
@@ -168,6 +188,7 @@ def score(raw, y_test, y_fit, n_classes) -> Dict[str, float]:
         "log_loss": scores["log_loss"],
         "recall": scores["recall"],
         "rarest_class": rarest,
+        **by_kind,
     }
 
 
@@ -187,13 +208,15 @@ def aggregate(runs: List[dict], names: List[str], boosters: List[str], datasets:
                 if not mine:
                     continue
                 ok = [r for r in mine if r.get("error") is None]
-                cell = {metric: common.mean_and_std([r[metric] for r in ok]) for metric in METRICS}
+                # .get: runs reused from files written before a metric existed lack it.
+                cell = {metric: common.mean_and_std([r.get(metric) for r in ok]) for metric in METRICS}
                 cell["rounds"] = common.mean_and_std([r["rounds"] for r in ok])
                 cell["train_time_s"] = common.mean_and_std([r["train_time_s"] for r in ok])
                 cell["errors"] = len(mine) - len(ok)
                 cell["diff_vs_softmax"] = {
                     metric: common.mean_and_std([r[metric] - base[r["seed"]][metric] for r in ok
-                                                 if r["seed"] in base])
+                                                 if r["seed"] in base and metric in r
+                                                 and metric in base[r["seed"]]])
                     for metric in METRICS
                 }
                 table[booster][dataset][name] = cell
@@ -208,7 +231,7 @@ def aggregate(runs: List[dict], names: List[str], boosters: List[str], datasets:
             for metric in METRICS:
                 diffs = [c["diff_vs_softmax"][metric]["mean"] for c in cells
                          if c["diff_vs_softmax"][metric]["mean"] is not None]
-                better = (lambda d: d < 0) if metric == "log_loss" else (lambda d: d > 0)
+                better = (lambda d: d < 0) if lower_is_better(metric) else (lambda d: d > 0)
                 entry[metric] = {
                     "mean_diff": float(np.mean(diffs)) if diffs else None,
                     "wins": int(sum(better(d) for d in diffs if abs(d) > 1e-12)),
@@ -289,6 +312,24 @@ def render_markdown(payload: dict) -> str:
                         row.append(f"{cell[metric]['mean']:.{digits}f} ± {cell[metric]['std']:.{digits}f}")
                 rows.append(row)
             lines.append(common.markdown_table(["contender"] + datasets, rows))
+        lines += ["", f"### {booster}: probabilities, softmax → posterior correction", "",
+                  "Each cell: the score of the softmax of the test margins → the score of "
+                  "`posterior_proba` of the same margins (mean over seeds; identical for the softmax "
+                  "contenders). Log loss clipped at 1e-15; Brier score summed over classes; expected "
+                  "calibration error of the top label, 15 bins; macro-F1 of each argmax."]
+        for metric, title in (("log_loss", "log loss"), ("brier", "Brier score"),
+                              ("ece", "expected calibration error"), ("macro_f1", "macro-F1")):
+            lines += ["", f"#### {booster}: {title}", ""]
+            rows = []
+            for name in names:
+                row = [name]
+                for dataset in datasets:
+                    cell = agg["table"][booster][dataset].get(name)
+                    before = None if cell is None else cell.get(f"softmax_{metric}", {}).get("mean")
+                    after = None if cell is None else cell.get(f"posterior_{metric}", {}).get("mean")
+                    row.append("-" if before is None or after is None else f"{before:.4f} → {after:.4f}")
+                rows.append(row)
+            lines.append(common.markdown_table(["contender"] + datasets, rows))
     errors = [r for r in payload["runs"] if r.get("error")]
     if errors:
         lines += ["", "## Failed runs", ""]
@@ -310,6 +351,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--reuse", metavar="STEM",
                         help="take the runs of the boosters NOT in --boosters from results/STEM.json")
     parser.add_argument("--quick", action="store_true", help="1 seed and a few contenders (smoke test)")
+    parser.add_argument("--contenders", default=None,
+                        help="comma-separated subset of the contenders' names (default: all)")
     parser.add_argument("--stem", default="quality", help="results file name stem")
     settings = parser.parse_args(argv)
     datasets = [d for d in settings.datasets.split(",") if d]
@@ -318,6 +361,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if unknown:
         parser.error(f"unknown data sets or boosters: {unknown}")
     entries = contenders(settings.quick)
+    if settings.contenders:
+        wanted = [name.strip() for name in settings.contenders.split(",") if name.strip()]
+        missing = sorted(set(wanted) - {c["name"] for c in entries})
+        if missing:
+            parser.error(f"unknown contenders: {missing}")
+        entries = [c for c in entries if c["name"] in wanted]
     names = [c["name"] for c in entries]
     reused: List[dict] = []
     if settings.reuse:
@@ -349,7 +398,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         raw, rounds, elapsed = TRAINERS[booster](contender, data, n_classes, settings, seed)
                         if not np.all(np.isfinite(raw)):
                             raise FloatingPointError("non-finite test margins")
-                        run.update(score(raw, data[5], data[1], n_classes), rounds=int(rounds),
+                        loss = _focal_loss(contender, data[1], n_classes) if contender["kind"] == "focal" else None
+                        run.update(score(raw, data[5], data[1], n_classes, loss), rounds=int(rounds),
                                    train_time_s=elapsed, error=None)
                     except Exception as error:  # record and go on: one bad contender must not stop the run
                         run["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"

@@ -1,6 +1,7 @@
 """Regenerate the README's benchmark tables and plots from ``benchmarks/results/*.json``.
 
-Reads ``quality.json``, ``speed_cpu.json``, ``speed_cuda.json`` (when present) and ``scaling.json``,
+Reads ``quality.json``, ``quality_posterior.json`` (the probability kinds; falls back to
+``quality.json`` when that holds them), ``speed_cpu.json``, ``speed_cuda.json`` (when present) and ``scaling.json``,
 draws ``results/quality.png`` and ``results/scaling.png``, and rewrites the block between
 ``<!-- begin generated: benchmarks -->`` and ``<!-- end generated: benchmarks -->`` inside the README's
 ``benchmarks`` section. Nothing in that block is typed by hand.
@@ -28,6 +29,11 @@ END = "<!-- end generated: benchmarks -->"
 HEADLINE = ["softmax+w", "focal g=0.5", "focal g=1", "focal g=2", "focal g=5", "focal g=2 a=bal",
             "focal g=2 exact", "focal g=2 floor", "focal g=5 exact", "focal g=5 floor"]
 PLOTTED = ["softmax+w", "focal g=1", "focal g=2", "focal g=2 a=bal"]
+# Contenders of the probability table (softmax of the margins vs the posterior correction), and the
+# one shown per data set (gamma 2, the estimators' default).
+PROBABILITY_CONTENDERS = ["focal g=0.5", "focal g=1", "focal g=2", "focal g=5", "focal g=2 a=bal"]
+PROBABILITY_PER_DATASET = "focal g=2"
+PROBABILITY_METRICS = (("log_loss", "log loss"), ("brier", "Brier"), ("ece", "ECE"), ("macro_f1", "macro-F1"))
 
 
 def _load(name: str) -> Optional[dict]:
@@ -64,6 +70,76 @@ def quality_tables(quality: dict) -> List[str]:
                   f"{n_contenders} contenders, 1 = best):", ""]
         lines.append(common.markdown_table(
             ["contender", "mean rank", "Δ macro-F1", "Δ balanced acc.", "Δ minority recall", "Δ log loss"], rows))
+    return lines
+
+
+def _has_probability_kinds(quality: Optional[dict]) -> bool:
+    if quality is None:
+        return False
+    runs = [r for r in quality["runs"] if r.get("error") is None]
+    return bool(runs) and all("posterior_log_loss" in r for r in runs)
+
+
+def _booster_title(booster: str) -> str:
+    return "XGBoost" if booster == "xgboost" else "LightGBM"
+
+
+def probability_tables(quality: dict, source: str) -> List[str]:
+    """Softmax of the focal margins vs the posterior correction, from the same test margins."""
+    table, datasets, boosters = quality["aggregate"]["table"], quality["datasets"], quality["boosters"]
+
+    def mean(cell, key):
+        return None if cell is None else cell.get(key, {}).get("mean")
+
+    seeds = ", ".join(f"{d} ({quality['seeds'][d]})" for d in datasets)
+    lines = [
+        "", "**Probabilities: softmax of the focal margins → posterior correction** "
+        f"(`predict_proba` with `probability=\"softmax\"` → `\"posterior\"`; same models and test splits, "
+        f"{seeds} seeds; log loss clipped at 1e-15, "
+        "Brier score summed over classes, ECE: top-label expected calibration error with 15 bins; "
+        f"details in [benchmarks/results/{source}.md](benchmarks/results/{source}.md)). "
+        "Mean over the data sets of each score; (W/L): data sets where the posterior correction is better / "
+        "worse than the softmax of the same model. The estimators' default `probability=\"posterior\"` "
+        "was chosen from these rows ([docs/probabilities.md](docs/probabilities.md)).", "",
+    ]
+    rows = []
+    for booster in boosters:
+        for name in PROBABILITY_CONTENDERS:
+            cells = [table[booster][d].get(name) for d in datasets]
+            if any(c is None for c in cells):
+                continue
+            row = [_booster_title(booster), name]
+            for metric, _ in PROBABILITY_METRICS:
+                before = [mean(c, f"softmax_{metric}") for c in cells]
+                after = [mean(c, f"posterior_{metric}") for c in cells]
+                if any(v is None for v in before + after):
+                    row.append("-")
+                    continue
+                sign = 1.0 if metric == "macro_f1" else -1.0  # higher / lower is better
+                wins = sum(sign * (a - b) > 1e-12 for a, b in zip(after, before))
+                losses = sum(sign * (a - b) < -1e-12 for a, b in zip(after, before))
+                row.append(f"{np.mean(before):.4f} → {np.mean(after):.4f} ({wins}/{losses})")
+            rows.append(row)
+    lines.append(common.markdown_table(["booster", "contender"] + [title for _, title in PROBABILITY_METRICS],
+                                       rows, "ll" + "r" * len(PROBABILITY_METRICS)))
+    lines += ["", f"Per data set, `{PROBABILITY_PER_DATASET}` (the estimators' gamma); plain softmax "
+              "training for reference:", ""]
+    rows = []
+    for booster in boosters:
+        for dataset in datasets:
+            cell = table[booster][dataset].get(PROBABILITY_PER_DATASET)
+            reference = table[booster][dataset].get("softmax")
+            if cell is None:
+                continue
+            row = [_booster_title(booster), dataset,
+                   "-" if mean(reference, "softmax_log_loss") is None else f"{mean(reference, 'softmax_log_loss'):.4f}"]
+            for metric, _ in PROBABILITY_METRICS:
+                before, after = mean(cell, f"softmax_{metric}"), mean(cell, f"posterior_{metric}")
+                row.append("-" if before is None or after is None else f"{before:.4f} → {after:.4f}")
+            rows.append(row)
+    lines.append(common.markdown_table(
+        ["booster", "data set", "softmax training: log loss"] + [title for _, title in PROBABILITY_METRICS],
+        rows, "ll" + "r" * (1 + len(PROBABILITY_METRICS))))
     return lines
 
 
@@ -229,6 +305,11 @@ def generate(plots: bool = True) -> str:
             quality_plot(quality, common.RESULTS / "quality.png")
         lines += quality_tables(quality)
         lines += ["", "![Difference to softmax per data set](benchmarks/results/quality.png)"]
+    probabilities = _load("quality_posterior.json")
+    if _has_probability_kinds(probabilities):
+        lines += probability_tables(probabilities, "quality_posterior")
+    elif _has_probability_kinds(quality):
+        lines += probability_tables(quality, "quality")
     lines += speed_tables(speeds)
     lines += kernel_tables()
     if scaling is not None:

@@ -256,6 +256,32 @@ class BinaryFocalLoss(LossBase):
         run_kernel(sigmoid, raw.shape[0], ROWS_PER_CHUNK, raw, out.reshape(-1))
         return out
 
+    def posterior_proba(self, raw_prediction) -> np.ndarray:
+        """Posterior probability of class 1 recovered from focal-trained logits, shaped as given.
+
+        The two-class case of :meth:`FocalLoss.posterior_proba` on the margins (0, z), with
+        q_1 = sigmoid(z), q_0 = sigmoid(-z) and (a_0, a_1)::
+
+            P(y=1) = h_1 / (h_0 + h_1),   h_k = 1 / (a_k ((1-q_k)^gamma / q_k
+                                                       - gamma (1-q_k)^(gamma-1) log q_k))
+
+        It equals :meth:`predict_proba` at gamma = 0 without alpha. Raises ValueError for
+        non-finite logits or an alpha with a zero entry.
+        """
+        from .kernels.posterior import ROWS_PER_CHUNK, focal_posterior
+        from .loss import _posterior_log_alpha
+
+        raw, shape = _check_binary_raw(raw_prediction)
+        if not np.all(np.isfinite(raw)):
+            raise ValueError("raw_prediction contains NaN or inf")
+        log_alpha = _posterior_log_alpha(self._alpha_pair())
+        # Two columns (0, z): the multiclass kernel's exact two-class case (z_1 - z_0 = z exactly).
+        margins = np.zeros((raw.shape[0], 2), dtype=raw.dtype)
+        margins[:, 1] = raw
+        both = np.empty_like(margins)
+        run_kernel(focal_posterior, raw.shape[0], ROWS_PER_CHUNK, margins, log_alpha, self.gamma, both)
+        return both[:, 1].reshape(shape)
+
     def init_raw_prediction(
         self, y_true, sample_weight=None, n_classes: Optional[int] = None
     ) -> float:

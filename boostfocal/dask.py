@@ -36,6 +36,7 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _validation as check
+from .calibration import check_probability_kind as _check_probability
 from .loss import FocalLoss
 
 __all__ = [
@@ -300,9 +301,10 @@ def _tile_block(block, row: np.ndarray):
     return tiled
 
 
-def _softmax_block(raw, loss: FocalLoss):
+def _probability_block(raw, loss: FocalLoss, kind: str):
     # C-ordered and writable, as in _local_sums: no extra Numba specialisation per worker.
-    return loss.predict_proba(np.require(raw, requirements=["C", "W"]))
+    raw = np.require(raw, requirements=["C", "W"])
+    return loss.posterior_proba(raw) if kind == "posterior" else loss.predict_proba(raw)
 
 
 def _argmax_block(proba, classes: np.ndarray):
@@ -337,13 +339,15 @@ def _as_dask_array(collection):
 class _FocalDaskClassifier:
     """Shared parameters, label handling and predictions of the Dask focal classifiers."""
 
-    _focal_parameters = ("gamma", "alpha", "hessian", "init_score", "client")
+    _focal_parameters = ("gamma", "alpha", "hessian", "init_score", "probability", "client")
 
-    def __init__(self, gamma=2.0, alpha=None, *, hessian="psd", init_score=True, client=None, **params):
+    def __init__(self, gamma=2.0, alpha=None, *, hessian="psd", init_score=True, probability="posterior",
+                 client=None, **params):
         self.gamma = gamma
         self.alpha = alpha
         self.hessian = hessian
         self.init_score = init_score
+        self.probability = probability
         self.client = client
         self.params = params
 
@@ -386,6 +390,7 @@ class _FocalDaskClassifier:
             raise TypeError(f"y must be a Dask Array or Dask Series, got {type(y).__name__}")
         if not isinstance(self.init_score, (bool, np.bool_)):
             raise TypeError(f"init_score must be True or False, got {self.init_score!r}")
+        _check_probability(self.probability)
         loss = FocalLoss(self.gamma, self.alpha, hessian=self.hessian)
         if hasattr(y, "drop_duplicates"):
             classes = y.drop_duplicates().compute().to_numpy()
@@ -426,14 +431,17 @@ class _FocalDaskClassifier:
         raise NotImplementedError
 
     def predict_proba(self, X):
-        """Softmax probabilities (n_samples, n_classes) as a Dask Array (computed on the workers)."""
+        """Class probabilities (n_samples, n_classes) as a Dask Array (computed on the workers):
+        the softmax of the margins, or their focal posterior correction (``probability="posterior"``)."""
+        kind = _check_probability(self.probability)
         raw = self.decision_function(X)
-        return raw.map_blocks(functools.partial(_softmax_block, loss=self.loss_), dtype=np.float64)
+        return raw.map_blocks(functools.partial(_probability_block, loss=self.loss_, kind=kind), dtype=np.float64)
 
     def predict(self, X):
-        """The most probable class of each row, as a Dask Array of ``classes_`` values."""
-        proba = self.predict_proba(X)
-        return proba.map_blocks(
+        """The class of largest margin of each row (the argmax of the softmax), as a Dask Array of
+        ``classes_`` values."""
+        raw = self.decision_function(X)
+        return raw.map_blocks(
             functools.partial(_argmax_block, classes=self.classes_), drop_axis=1, dtype=self.classes_.dtype
         )
 
@@ -465,6 +473,10 @@ class FocalDaskXGBClassifier(_FocalDaskClassifier):
         Start from the focal-optimal constant margin of the whole training set
         (:func:`init_raw_prediction`), stored as XGBoost's per-class ``base_score`` (XGBoost >= 3.1;
         older versions get it as ``base_margin`` here and at prediction). False starts from 0.
+    probability : {"posterior", "softmax"}, default "posterior"
+        What :meth:`predict_proba` returns: the focal posterior correction ``loss_.posterior_proba``
+        of the margins, or their softmax (see ``boostfocal.sklearn.FocalXGBClassifier``). :meth:`predict` returns
+        the class of largest margin either way.
     n_estimators : int
         Boosting rounds.
     client : distributed.Client, optional
@@ -480,8 +492,10 @@ class FocalDaskXGBClassifier(_FocalDaskClassifier):
     metric per evaluation set and round; see :class:`XGBoostGlobalMetric`).
     """
 
-    def __init__(self, gamma=2.0, alpha=None, *, hessian="psd", init_score=True, n_estimators=100, client=None, **params):
-        super().__init__(gamma, alpha, hessian=hessian, init_score=init_score, client=client, **params)
+    def __init__(self, gamma=2.0, alpha=None, *, hessian="psd", init_score=True, probability="posterior",
+                 n_estimators=100, client=None, **params):
+        super().__init__(gamma, alpha, hessian=hessian, init_score=init_score, probability=probability,
+                         client=client, **params)
         self.n_estimators = n_estimators
 
     _focal_parameters = _FocalDaskClassifier._focal_parameters + ("n_estimators",)
@@ -559,12 +573,14 @@ class FocalDaskLGBMClassifier(_FocalDaskClassifier):
     The initial score (:func:`init_raw_prediction`, from the whole training set) goes in as
     LightGBM's ``init_score``; after training it is folded into the leaves of the first trees
     (:func:`boostfocal.adapters.init_score.lightgbm_add_init_score`, as ``FocalLGBMClassifier``
-    does), so ``booster_`` predicts it on its own. :meth:`predict_proba` returns softmax
-    probabilities (LightGBM returns raw scores for a callable objective).
+    does), so ``booster_`` predicts it on its own, and the model text declares LightGBM's
+    ``objective=multiclass num_class:K`` (as ``FocalLGBMClassifier`` does), so ``booster_.predict``
+    returns softmax probabilities in any process. :meth:`predict_proba` returns those or the
+    posterior correction (``probability``).
 
     Parameters
     ----------
-    gamma, alpha, hessian, init_score, client :
+    gamma, alpha, hessian, init_score, probability, client :
         As for :class:`FocalDaskXGBClassifier`.
     **params :
         ``lightgbm.DaskLGBMRegressor`` parameters (``n_estimators``, ``num_leaves``, ...).
@@ -615,6 +631,10 @@ class FocalDaskLGBMClassifier(_FocalDaskClassifier):
             from .adapters.init_score import lightgbm_add_init_score
 
             lightgbm_add_init_score(model.booster_, init)
+        # Declare the softmax link in the model text: booster_.predict gives probabilities anywhere.
+        from .adapters.lightgbm import set_probability_objective
+
+        set_probability_objective(model.booster_, self.loss_)
         self.model_ = model
         self.booster_ = model.booster_
         self.evals_result_ = getattr(model, "evals_result_", {})

@@ -39,6 +39,17 @@ def _balanced_from_totals(totals: np.ndarray) -> np.ndarray:
     return alpha
 
 
+def _posterior_log_alpha(alpha: np.ndarray) -> np.ndarray:
+    """log alpha for the posterior correction, which divides by alpha_k: all must be > 0."""
+    if np.any(alpha <= 0.0):
+        zero = np.flatnonzero(alpha <= 0.0).tolist()
+        raise ValueError(
+            f"alpha is 0 for class(es) {zero}: the loss ignores them, so their posterior cannot be "
+            "recovered from its predictions; use predict_proba, or give every class alpha > 0"
+        )
+    return np.log(alpha)
+
+
 class FocalLoss(LossBase):
     r"""Multiclass alpha-balanced focal loss on softmax probabilities (Lin et al., 2017).
 
@@ -192,6 +203,40 @@ class FocalLoss(LossBase):
             raise ValueError("raw_prediction contains NaN or inf")
         out = np.empty(raw.shape, dtype=raw.dtype)
         run_kernel(softmax, raw.shape[0], ROWS_PER_CHUNK, raw, out)
+        return out
+
+    def posterior_proba(self, raw_prediction) -> np.ndarray:
+        r"""Class posteriors recovered from focal-trained raw predictions (n_samples, n_classes).
+
+        Focal loss is not strictly proper: the softmax q of its minimiser is not the class
+        posterior eta (Charoenphakdee et al., CVPR 2021, "On Focal Loss for Class-Posterior
+        Probability Estimation: A Theoretical Perspective"). The minimiser of the conditional risk
+        sum_k eta_k alpha_k phi(q_k), phi(q) = -(1-q)^gamma log q, satisfies
+        eta_k alpha_k phi'(q_k) = const, so::
+
+            eta_k = h_k / sum_j h_j,   h_k = 1 / (alpha_k * ((1-q_k)^gamma / q_k
+                                                        - gamma (1-q_k)^(gamma-1) log q_k))
+
+        with q = softmax(raw_prediction). This undoes both the focusing and alpha. It equals
+        :meth:`predict_proba` at gamma = 0 without alpha. Computed in log space from the margins
+        (finite for logits +-1e4, every gamma >= 0); same float dtype as the input.
+
+        Raises ValueError for non-finite margins, fewer than 2 columns or an alpha_k = 0 (a
+        class the loss ignores carries no information about its posterior).
+        """
+        from .kernels.posterior import ROWS_PER_CHUNK, focal_posterior
+
+        raw = check.check_raw_prediction(raw_prediction)
+        if raw.shape[1] < 2:
+            raise ValueError(
+                f"raw_prediction has {raw.shape[1]} column(s); the multiclass FocalLoss needs one "
+                "column per class (>= 2). For one output per row use BinaryFocalLoss."
+            )
+        if not np.all(np.isfinite(raw)):
+            raise ValueError("raw_prediction contains NaN or inf")
+        log_alpha = _posterior_log_alpha(self._alpha_vector(raw.shape[1]))
+        out = np.empty(raw.shape, dtype=raw.dtype)
+        run_kernel(focal_posterior, raw.shape[0], ROWS_PER_CHUNK, raw, log_alpha, self.gamma, out)
         return out
 
     def init_raw_prediction(self, y_true, sample_weight=None, n_classes: Optional[int] = None) -> np.ndarray:

@@ -72,15 +72,17 @@ def compare(client, X_train, y_train, X_test, y_test, *, rounds=100, gamma=2.0, 
         "XGBoost softmax": dxgb.DaskXGBClassifier(
             objective="multi:softprob", n_estimators=rounds, max_depth=max_depth,
             learning_rate=learning_rate, tree_method="hist", random_state=seed),
+        # probability="softmax": the argmax and focal loss below are those of the trained margins
+        # (the default posterior correction would divide alpha out of the argmax).
         "XGBoost focal": FocalDaskXGBClassifier(
-            gamma=gamma, alpha=alpha, n_estimators=rounds, max_depth=max_depth,
+            gamma=gamma, alpha=alpha, probability="softmax", n_estimators=rounds, max_depth=max_depth,
             learning_rate=learning_rate, tree_method="hist", seed=seed),
         "LightGBM softmax": lightgbm.DaskLGBMClassifier(
             objective="multiclass", n_estimators=rounds, max_depth=max_depth, num_leaves=2 ** max_depth,
             learning_rate=learning_rate, random_state=seed, verbose=-1),
         "LightGBM focal": FocalDaskLGBMClassifier(
-            gamma=gamma, alpha=alpha, n_estimators=rounds, max_depth=max_depth, num_leaves=2 ** max_depth,
-            learning_rate=learning_rate, random_state=seed),
+            gamma=gamma, alpha=alpha, probability="softmax", n_estimators=rounds, max_depth=max_depth,
+            num_leaves=2 ** max_depth, learning_rate=learning_rate, random_state=seed),
     }
     rows = []
     for name, model in models.items():

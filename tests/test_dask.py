@@ -201,7 +201,8 @@ def test_pickle_round_trip_of_everything_sent_to_workers():
     blocks = [
         (bfd.functools.partial(bfd._tile_block, row=init), (raw,)),
         (bfd.functools.partial(bfd._encode_block, classes=np.array([3, 5, 9])), (np.array([9, 3, 5]),)),
-        (bfd.functools.partial(bfd._softmax_block, loss=loss), (raw,)),
+        (bfd.functools.partial(bfd._probability_block, loss=loss, kind="softmax"), (raw,)),
+        (bfd.functools.partial(bfd._probability_block, loss=loss, kind="posterior"), (raw,)),
         (bfd.functools.partial(bfd._argmax_block, classes=np.array([3, 5, 9])), (softmax(raw),)),
         (bfd._block_class_totals, (labels, weights, 3)),
         (bfd._block_loss_sums, (loss, labels, raw, weights)),
@@ -373,7 +374,8 @@ def test_xgboost_on_dask_matches_single_machine(client, workers, data):
     )
     raw_single = single.predict(xgb.DMatrix(X_test), output_margin=True)
 
-    model = bfd.FocalDaskXGBClassifier(gamma=2.0, n_estimators=rounds, client=client, **booster_params)
+    model = bfd.FocalDaskXGBClassifier(gamma=2.0, n_estimators=rounds, probability="softmax", client=client,
+                                       **booster_params)
     y_test_d = da.from_array(y_test, chunks=500)
     model.fit(Xd, yd, eval_set=[(X_test_d, y_test_d)])
     np.testing.assert_allclose(model.init_raw_prediction_, init, rtol=1e-9)
@@ -419,7 +421,7 @@ def test_lightgbm_on_dask_matches_single_machine(client, workers, data):
     single.fit(X_train, y_train, init_score=np.tile(init, (y_train.shape[0], 1)))
     raw_single = single.predict(X_test, raw_score=True) + init
 
-    model = bfd.FocalDaskLGBMClassifier(gamma=2.0, client=client, **booster_params)
+    model = bfd.FocalDaskLGBMClassifier(gamma=2.0, probability="softmax", client=client, **booster_params)
     model.fit(Xd, yd)
     np.testing.assert_allclose(model.init_raw_prediction_, init, rtol=1e-9)
     raw_dask = model.decision_function(X_test_d).compute()
@@ -434,6 +436,18 @@ def test_lightgbm_on_dask_matches_single_machine(client, workers, data):
     np.testing.assert_allclose(booster.predict(X_test, raw_score=True), raw_dask, rtol=1e-9, atol=1e-12)
     first_round = booster.predict(X_test, raw_score=True, num_iteration=1)
     assert np.max(np.abs(first_round.mean(axis=0) - init)) < 0.1 < np.min(np.abs(init))
+    # The model text declares the softmax link: plain predict gives the probabilities.
+    np.testing.assert_allclose(booster.predict(X_test), softmax(raw_dask), rtol=0, atol=1e-12)
+    # probability="posterior": the focal posterior correction of the same margins; predict keeps
+    # the class of largest margin.
+    predicted = model.predict(X_test_d).compute()
+    model.set_params(probability="posterior")
+    np.testing.assert_allclose(model.predict_proba(X_test_d).compute(), model.loss_.posterior_proba(raw_dask),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(model.predict(X_test_d).compute(), predicted)
+    model.set_params(probability="calibrated")
+    with pytest.raises(ValueError, match="probability must be one of"):
+        model.predict_proba(X_test_d)
 
     # LightGBM's own DaskLGBMClassifier with the objective and the same initial score: as good.
     # (Not bit-equal to the model above: which worker bins which feature varies between runs.)

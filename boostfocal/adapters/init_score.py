@@ -260,8 +260,9 @@ def lightgbm_train_with_init_score(
     every Dataset in ``valid_sets`` (so evaluation sees the same scores as training; the Datasets
     keep it), trains with ``params["objective"] = loss.lightgbm_objective`` (set when absent) and
     ``num_class`` = K for the multiclass loss, and folds b into the trained booster with
-    :func:`lightgbm_add_init_score`. ``booster.predict(X, raw_score=True)`` then includes b;
-    ``loss.predict_proba`` of it gives probabilities (a custom objective has no link in the model).
+    :func:`lightgbm_add_init_score`. ``booster.predict(X, raw_score=True)`` then includes b, and
+    ``booster.predict(X)`` returns ``loss.predict_proba`` of it, in any process (the model text
+    declares LightGBM's softmax / sigmoid link: :func:`.lightgbm.set_probability_objective`).
 
     Example::
 
@@ -300,4 +301,9 @@ def lightgbm_train_with_init_score(
     booster = lightgbm.train(
         params, train_set, num_boost_round, valid_sets=valid_sets, **train_kwargs
     )
-    return lightgbm_add_init_score(booster, raw)
+    lightgbm_add_init_score(booster, raw)
+    if train_kwargs.get("keep_training_booster"):
+        return booster  # left trainable in place: call .lightgbm.set_probability_objective when done
+    from .lightgbm import set_probability_objective
+
+    return set_probability_objective(booster, loss)
