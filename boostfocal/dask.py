@@ -591,6 +591,9 @@ class FocalDaskLGBMClassifier(_FocalDaskClassifier):
     ``evals_result_`` (with ``eval_set``) holds the focal loss of ONE worker's share of each
     evaluation set: LightGBM evaluates locally and lightgbm.dask returns one worker's record. Use
     :meth:`focal_loss` (or :func:`mean_focal_loss`) for the global value.
+
+    ``fit(..., init_model=booster)`` continues training from that booster's raw scores, which
+    already include the initial score (it is not added a second time).
     """
 
     def fit(

@@ -93,6 +93,9 @@ def error_rate(y_true, raw_prediction, sample_weight=None) -> float:
         if wrong.size == 0:
             raise ValueError("the error rate needs at least one sample")
         return float(wrong.mean())
+    # Divided (exactly) by a power of two near max(w): the sums stay finite for weights near the
+    # float64 limit, as in mean_loss.
+    weights = weights / np.ldexp(1.0, int(np.frexp(weights.max())[1]) - 1)
     total = weights.sum()
     if total <= 0.0:
         raise ValueError("the error rate needs a positive total sample weight")

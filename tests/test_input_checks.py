@@ -56,6 +56,14 @@ def test_mean_loss_with_weights_near_the_float64_limit(make_loss):
     assert log_loss(y, raw, [1e308, 1e308]) == pytest.approx(log_loss(y, raw), rel=1e-15)
 
 
+def test_error_rate_with_weights_near_the_float64_limit():
+    raw = np.array([[1.0, 0.0], [1.0, 0.0]])
+    assert error_rate([0, 1], raw, [1e308, 1e308]) == 0.5
+    assert error_rate([0, 1], raw, [1e-300, 1e308]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="positive total sample weight"):
+        error_rate([0, 1], raw, [0.0, 0.0])
+
+
 def test_mean_loss_weights_are_checked_and_not_modified():
     weights = np.array([1e308, 1e308])
     FocalLoss().mean_loss([0, 1], np.zeros((2, 3)), weights)

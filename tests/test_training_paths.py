@@ -143,9 +143,11 @@ def test_lightgbm_random_forest_mode_says_what_to_do():
 # ------------------------------------------------------------------ 9. LightGBM's log
 def test_lightgbm_helper_is_quiet_unless_asked(capfd):
     X, y = _data(3, n_samples=60)  # tiny: many nodes have no split with positive gain
-    lightgbm_train_with_init_score(FocalLoss(), {"num_leaves": 31}, lgb.Dataset(X, y), 20)
-    captured = capfd.readouterr()
-    assert "[LightGBM]" not in captured.out + captured.err
+    # Asked first: LightGBM's log level is global, so this order also shows that the default
+    # call below turns it off again.
     lightgbm_train_with_init_score(FocalLoss(), {"num_leaves": 31, "verbosity": 1}, lgb.Dataset(X, y), 20)
     captured = capfd.readouterr()
     assert "No further splits with positive gain" in captured.out + captured.err
+    lightgbm_train_with_init_score(FocalLoss(), {"num_leaves": 31}, lgb.Dataset(X, y), 20)
+    captured = capfd.readouterr()
+    assert "[LightGBM]" not in captured.out + captured.err
