@@ -123,7 +123,9 @@ class FocalLoss(LossBase):
         return self.copy(alpha=balanced_alpha(y_true, int(n_classes), sample_weight))
 
     # ------------------------------------------------------------------ computations
-    def _alpha_vector(self, n_classes: int, what: str = "raw_prediction has {} columns (classes)") -> np.ndarray:
+    def _alpha_vector(
+        self, n_classes: int, what: str = "raw_prediction has {} columns (classes)"
+    ) -> np.ndarray:
         if self.alpha is None:
             ones = np.ones(n_classes)
             # Read-only like a validated alpha vector, so that Numba compiles one specialisation.

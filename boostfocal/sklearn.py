@@ -220,7 +220,9 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or sparse matrix (n_samples, n_features); NaN means missing.
+        X : array-like, sparse matrix or pandas DataFrame (n_samples, n_features); NaN means
+            missing. DataFrame columns of dtype ``category`` are split on natively (listed in
+            ``categorical_features_``); string columns must be converted to ``category`` first.
         y : array-like (n_samples,) class labels; at least two classes.
         sample_weight : array-like (n_samples,) non-negative, optional.
         eval_set : list of (X, y) pairs, optional
