@@ -518,18 +518,26 @@ def test_encoding_refuses_labels_not_seen_in_training():
 
 
 # --------------------------------------------------------------------------- issue 9
-def test_lightgbm_on_dask_continued_training_adds_the_initial_score_once(client, data):
+def _small_dask_model(client, data):
     import warnings
 
-    X_train, X_test, y_train, _ = data
+    X_train, _, y_train, _ = data
     Xd, yd = da.from_array(X_train, chunks=1000), da.from_array(y_train, chunks=1000)
-    X_test_d = da.from_array(X_test, chunks=500)
-    params = {"n_estimators": 5, "num_leaves": 7, "learning_rate": 0.1}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        first = bfd.FocalDaskLGBMClassifier(client=client, **params).fit(Xd, yd)
-    ignored = [str(warning.message) for warning in caught if "will be ignored" in str(warning.message)]
-    assert ignored == []  # the user set no thread count: LightGBM's n_jobs notice is noise
+        model = bfd.FocalDaskLGBMClassifier(client=client, n_estimators=5, num_leaves=7, learning_rate=0.1)
+        model.fit(Xd, yd)
+    return model, Xd, yd, [str(warning.message) for warning in caught]
+
+
+def test_lightgbm_on_dask_is_quiet_about_threads_the_user_did_not_set(client, data):
+    _, _, _, messages = _small_dask_model(client, data)
+    assert [message for message in messages if "will be ignored" in message] == []
+
+
+def test_lightgbm_on_dask_continued_training_adds_the_initial_score_once(client, data):
+    first, Xd, yd, _ = _small_dask_model(client, data)
+    X_test_d = da.from_array(data[1], chunks=500)
     raw_first = first.decision_function(X_test_d).compute()
     # One more round with a vanishing step: the scores must stay where they were, not move by b.
     continued = bfd.FocalDaskLGBMClassifier(client=client, n_estimators=1, num_leaves=7, learning_rate=1e-12)
