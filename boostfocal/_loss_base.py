@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _validation as check
 from ._booster_methods import BoosterMethods
 
 
@@ -53,11 +54,19 @@ class LossBase(BoosterMethods):
 
     def mean_loss(self, y_true, raw_prediction, sample_weight=None) -> float:
         """Weighted mean focal loss: sum_i L_i / sum_i w_i (the metric the adapters report)."""
-        per_sample = self.loss(y_true, raw_prediction, sample_weight)
         if sample_weight is None:
-            total_weight = per_sample.shape[0]
+            per_sample = self.loss(y_true, raw_prediction)
+            total_weight = float(per_sample.shape[0])
         else:
-            total_weight = float(np.sum(np.asarray(sample_weight, dtype=np.float64)))
-        if total_weight <= 0:
+            weights = np.asarray(sample_weight)
+            weights = check.check_sample_weight(weights, weights.shape[0] if weights.ndim else -1)
+            # The mean does not change when all weights are scaled: divided (exactly) by a power of
+            # two with max(w) / scale in [1, 2), sum(w) and sum(w L) stay finite even for weights
+            # near the float64 limit, where sum([1e308, 1e308]) = inf would turn the mean into 0.
+            scale = np.ldexp(1.0, int(np.frexp(weights.max())[1]) - 1) if weights.size else 1.0
+            weights = weights / scale
+            per_sample = self.loss(y_true, raw_prediction, weights)
+            total_weight = float(np.sum(weights))
+        if not total_weight > 0.0:
             raise ValueError("the mean focal loss needs a positive total sample weight")
         return float(np.sum(per_sample) / total_weight)

@@ -82,11 +82,7 @@ def check_raw_prediction(raw_prediction, *, ndim: int = 2) -> np.ndarray:
 def check_labels(y_true, n_samples: int, n_classes: int) -> np.ndarray:
     """Integer class labels in [0, n_classes) as a fresh int64 array of length n_samples."""
     labels = label_array(y_true, n_samples)
-    if labels.dtype.kind == "f":
-        if not np.all(np.isfinite(labels)):
-            raise ValueError("y_true contains NaN or inf")
-        if np.any(labels != np.floor(labels)):
-            raise ValueError("y_true must hold integer class labels, found non-integer values")
+    _check_integer_values(labels)
     if n_samples:
         low, high = labels.min(), labels.max()
         if low < 0 or high >= n_classes:
@@ -95,6 +91,28 @@ def check_labels(y_true, n_samples: int, n_classes: int) -> np.ndarray:
                 f"found labels from {low:g} to {high:g}"
             )
     return labels.astype(np.int64)
+
+
+def _check_integer_values(labels: np.ndarray) -> None:
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)):
+            raise ValueError("y_true contains NaN or inf")
+        if np.any(labels != np.floor(labels)):
+            raise ValueError("y_true must hold integer class labels, found non-integer values")
+
+
+def n_classes_from_labels(y_true) -> int:
+    """max(y_true) + 1 (0 for no labels), after the checks :func:`check_labels` makes: numeric,
+    1-D, finite, integer-valued, >= 0. For callers that must count classes before they know K."""
+    labels = np.asarray(_host(y_true))
+    labels = label_array(labels, labels.shape[0] if labels.ndim else -1)
+    _check_integer_values(labels)
+    if labels.shape[0] == 0:
+        return 0
+    low, high = labels.min(), labels.max()
+    if low < 0:
+        raise ValueError(f"y_true must hold class labels >= 0, found labels from {low:g} to {high:g}")
+    return int(high) + 1
 
 
 def _host(array):

@@ -31,6 +31,7 @@ reused every round.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
@@ -87,7 +88,18 @@ def _n_classes_of(loss: FocalLoss, y, n_classes: Optional[int]) -> int:
         return int(n_classes)
     if isinstance(loss.alpha, np.ndarray):
         return loss.alpha.shape[0]
-    return int(y.max().compute()) + 1 if _is_dask(y) else int(np.max(y)) + 1
+    return _n_classes_from_labels(y)
+
+
+def _n_classes_from_labels(y) -> int:
+    """max(y) + 1 after the label checks of the loss (numeric, finite, integer, >= 0)."""
+    if not _is_dask(y):
+        return check.n_classes_from_labels(y)
+    import dask
+
+    # min and max carry every problem the checks look for (NaN propagates; strings stay strings).
+    low, high = dask.compute(y.min(), y.max())
+    return check.n_classes_from_labels(np.array([low, high]))
 
 
 # --------------------------------------------------------------------------- global statistics
@@ -113,7 +125,7 @@ def class_totals(y, sample_weight=None, n_classes: Optional[int] = None) -> np.n
     import dask
 
     if n_classes is None:
-        n_classes = int(y.max().compute()) + 1 if _is_dask(y) else int(np.max(y)) + 1
+        n_classes = _n_classes_from_labels(y)
     if not _is_dask(y):
         return _block_class_totals(y, sample_weight, n_classes).astype(np.float64)
     label_blocks = _row_blocks(y, "y")
@@ -562,6 +574,11 @@ class FocalDaskXGBClassifier(_FocalDaskClassifier):
         return _as_dask_array(raw)
 
 
+_LIGHTGBM_THREAD_ALIASES = frozenset(
+    ("n_jobs", "num_threads", "num_thread", "nthread", "nthreads", "machines", "num_machines", "num_machine")
+)
+
+
 class FocalDaskLGBMClassifier(_FocalDaskClassifier):
     """Multiclass focal-loss classifier trained with lightgbm.dask.
 
@@ -590,6 +607,9 @@ class FocalDaskLGBMClassifier(_FocalDaskClassifier):
     ``evals_result_`` (with ``eval_set``) holds the focal loss of ONE worker's share of each
     evaluation set: LightGBM evaluates locally and lightgbm.dask returns one worker's record. Use
     :meth:`focal_loss` (or :func:`mean_focal_loss`) for the global value.
+
+    ``fit(..., init_model=booster)`` continues training from that booster's raw scores, which
+    already include the initial score (it is not added a second time).
     """
 
     def fit(
@@ -609,7 +629,13 @@ class FocalDaskLGBMClassifier(_FocalDaskClassifier):
         client = self._get_client()
         codes = self._prepare(y, sample_weight)
         init = self.init_raw_prediction_
+        # Continued training (init_model=) starts from that model's raw scores, which already
+        # include the initial score: it is neither passed as init_score nor folded in again.
+        continuing = fit_params.get("init_model") is not None
         params = {"verbose": -1, "metric": "None", **self.params}
+        from .adapters.init_score import check_lightgbm_boosting
+
+        check_lightgbm_boosting(params)
         model = lightgbm.DaskLGBMRegressor(
             client=client, objective=self.loss_.sklearn_objective, num_class=self.n_classes_, **params
         )
@@ -620,12 +646,20 @@ class FocalDaskLGBMClassifier(_FocalDaskClassifier):
                 fit_params.update(eval_X=tuple(X_eval), eval_y=tuple(y_eval))
             else:
                 fit_params["eval_set"] = list(zip(X_eval, y_eval))
-            fit_params["eval_init_score"] = [_constant_rows(features, init) for features in X_eval]
+            if not continuing:
+                fit_params["eval_init_score"] = [_constant_rows(features, init) for features in X_eval]
             fit_params.setdefault("eval_metric", _LightGBMLocalMetric(self.loss_))
             if sample_weight_eval_set:
                 fit_params["eval_sample_weight"] = list(sample_weight_eval_set)
-        model.fit(X, codes, sample_weight=sample_weight, init_score=_constant_rows(X, init), **fit_params)
-        if self.init_score:
+        if not continuing:
+            fit_params["init_score"] = _constant_rows(X, init)
+        with warnings.catch_warnings():
+            if not _LIGHTGBM_THREAD_ALIASES.intersection(params):
+                # The scikit-learn layer always sets num_threads and lightgbm.dask then warns that
+                # it ignores it (each worker uses its own threads): noise when the user set none.
+                warnings.filterwarnings("ignore", message=r"Parameter \w+ will be ignored", category=UserWarning)
+            model.fit(X, codes, sample_weight=sample_weight, **fit_params)
+        if self.init_score and not continuing:
             # LightGBM keeps no initial score in the model: add it to every leaf of the first
             # iteration's trees, so the booster predicts b + trees (also saved or to_local()).
             from .adapters.init_score import lightgbm_add_init_score

@@ -50,6 +50,17 @@ def _posterior_log_alpha(alpha: np.ndarray) -> np.ndarray:
     return np.log(alpha)
 
 
+def _check_multiclass_raw(raw_prediction) -> np.ndarray:
+    """Raw predictions (n_samples, n_classes) with n_classes >= 2 (the kernels index column 0)."""
+    raw = check.check_raw_prediction(raw_prediction)
+    if raw.shape[1] < 2:
+        raise ValueError(
+            f"raw_prediction has {raw.shape[1]} column(s); the multiclass FocalLoss needs one "
+            "column per class (>= 2). For one output per row use BinaryFocalLoss."
+        )
+    return raw
+
+
 class FocalLoss(LossBase):
     r"""Multiclass alpha-balanced focal loss on softmax probabilities (Lin et al., 2017).
 
@@ -118,13 +129,14 @@ class FocalLoss(LossBase):
         """
         if self.alpha_is_resolved:
             return self.copy()
-        labels = np.asarray(y_true)
         if n_classes is None:
-            n_classes = int(labels.max()) + 1 if labels.size else 0
-        return self.copy(alpha=balanced_alpha(labels, int(n_classes), sample_weight))
+            n_classes = check.n_classes_from_labels(y_true)
+        return self.copy(alpha=balanced_alpha(y_true, int(n_classes), sample_weight))
 
     # ------------------------------------------------------------------ computations
-    def _alpha_vector(self, n_classes: int) -> np.ndarray:
+    def _alpha_vector(
+        self, n_classes: int, what: str = "raw_prediction has {} columns (classes)"
+    ) -> np.ndarray:
         if self.alpha is None:
             ones = np.ones(n_classes)
             # Read-only like a validated alpha vector, so that Numba compiles one specialisation.
@@ -134,19 +146,13 @@ class FocalLoss(LossBase):
             raise self._unresolved_alpha_error()
         if self.alpha.shape[0] != n_classes:
             raise ValueError(
-                f"alpha has {self.alpha.shape[0]} entries but raw_prediction has {n_classes} "
-                "columns (classes)"
+                f"alpha has {self.alpha.shape[0]} entries but {what.format(n_classes)}"
             )
         return self.alpha
 
     def _prepare(self, y_true, raw_prediction, sample_weight):
-        raw = check.check_raw_prediction(raw_prediction)
+        raw = _check_multiclass_raw(raw_prediction)
         n_samples, n_classes = raw.shape
-        if n_classes < 2:
-            raise ValueError(
-                f"raw_prediction has {n_classes} column(s); the multiclass FocalLoss needs one "
-                "column per class (>= 2). For one output per row use BinaryFocalLoss."
-            )
         labels = check.label_array(y_true, n_samples)
         weights = check.weight_array(sample_weight, n_samples)
         return labels, raw, self._alpha_vector(n_classes), weights
@@ -198,7 +204,7 @@ class FocalLoss(LossBase):
         """Softmax probabilities of the raw predictions, same shape and float dtype."""
         from .kernels.multiclass import ROWS_PER_CHUNK, softmax
 
-        raw = check.check_raw_prediction(raw_prediction)
+        raw = _check_multiclass_raw(raw_prediction)
         if not np.all(np.isfinite(raw)):
             raise ValueError("raw_prediction contains NaN or inf")
         out = np.empty(raw.shape, dtype=raw.dtype)
@@ -249,17 +255,17 @@ class FocalLoss(LossBase):
         """
         from .kernels.multiclass import optimal_constant_probabilities
 
-        labels = np.asarray(y_true)
         if n_classes is None:
             if isinstance(self.alpha, np.ndarray):
                 n_classes = self.alpha.shape[0]
             else:
-                n_classes = int(np.max(labels)) + 1 if labels.size else 0
+                n_classes = check.n_classes_from_labels(y_true)
         if n_classes < 2:
             raise ValueError(f"init_raw_prediction needs n_classes >= 2, got {n_classes}")
+        labels = np.asarray(y_true)
         labels = check.check_labels(labels, labels.shape[0] if labels.ndim else -1, n_classes)
         weights = check.check_sample_weight(sample_weight, labels.shape[0])
-        alpha = self._alpha_vector(n_classes)
+        alpha = self._alpha_vector(n_classes, what="n_classes={}")
         totals = np.bincount(labels, weights=weights if weights.size else None, minlength=n_classes)
         class_totals = alpha * totals
         if not np.any(class_totals > 0):

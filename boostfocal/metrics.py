@@ -79,6 +79,11 @@ def error_rate(y_true, raw_prediction, sample_weight=None) -> float:
         predicted = (raw.reshape(-1) > 0.0).astype(np.int64)  # sigmoid(z) > 0.5 <=> z > 0
         n_classes = 2
     else:
+        if raw.shape[1] < 2:
+            raise ValueError(
+                f"raw_prediction has {raw.shape[1]} columns; give one column per class (>= 2) or "
+                "one logit per row"
+            )
         predicted = np.argmax(raw, axis=1)
         n_classes = raw.shape[1]
     labels = check.check_labels(y_true, raw.shape[0], n_classes)
@@ -88,6 +93,9 @@ def error_rate(y_true, raw_prediction, sample_weight=None) -> float:
         if wrong.size == 0:
             raise ValueError("the error rate needs at least one sample")
         return float(wrong.mean())
+    # Divided (exactly) by a power of two near max(w): the sums stay finite for weights near the
+    # float64 limit, as in mean_loss.
+    weights = weights / np.ldexp(1.0, int(np.frexp(weights.max())[1]) - 1)
     total = weights.sum()
     if total <= 0.0:
         raise ValueError("the error rate needs a positive total sample weight")

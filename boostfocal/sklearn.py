@@ -14,7 +14,9 @@ probabilities, also after ``save_model`` and loading in a process without boostf
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
+import sys
 from typing import Optional
 
 import numpy as np
@@ -25,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as check
 from .adapters.init_score import (
+    check_lightgbm_boosting,
     lightgbm_add_init_score,
     lightgbm_init_score,
     logistic_base_score,
@@ -98,6 +101,41 @@ _FIT_PARAMS_DOC = """
 """
 
 
+def _category_columns(X) -> list:
+    """The ``category`` columns of a pandas DataFrame ([] for anything else).
+
+    Raises ValueError naming the columns that are neither numeric, boolean nor ``category`` (for
+    example strings), instead of scikit-learn's "could not convert string to float".
+    """
+    pandas = sys.modules.get("pandas")  # a DataFrame implies pandas is imported already
+    if pandas is None or not isinstance(X, pandas.DataFrame):
+        return []
+    categorical, unusable = [], []
+    for name, dtype in X.dtypes.items():
+        if isinstance(dtype, pandas.CategoricalDtype):
+            categorical.append(name)
+        elif not pandas.api.types.is_numeric_dtype(dtype) and not _holds_numbers(X[name]):
+            unusable.append(f"{name!r} ({dtype})")
+    if unusable:
+        raise ValueError(
+            f"X has columns that are neither numeric nor 'category': {', '.join(unusable)}. Convert "
+            "them with X[column] = X[column].astype('category') (both boosters split on category "
+            "columns natively), or encode them as numbers"
+        )
+    return categorical
+
+
+def _holds_numbers(column) -> bool:
+    """An object column that converts to float as it is (e.g. Python ints and floats)."""
+    if column.dtype != object:
+        return False
+    try:
+        np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
     """Shared fit/predict logic; subclasses translate parameters and call their booster."""
 
@@ -146,6 +184,36 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     # ------------------------------------------------------------------ fit
+    def _check_features(self, X, y="no_validation", *, reset: bool):
+        """X (and y) as scikit-learn validates them, except that a pandas DataFrame with
+        ``category`` columns stays a DataFrame: both boosters split on those natively."""
+        categorical = _category_columns(X)
+        if reset:
+            self.categorical_features_ = categorical
+        elif categorical != getattr(self, "categorical_features_", []):
+            raise ValueError(
+                f"X has the category columns {categorical}, but the model was fitted with "
+                f"{self.categorical_features_}: pass a DataFrame with the same columns and dtypes"
+            )
+        if not categorical:
+            return _validate_data(self, X, y, reset=reset)
+        from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+        names = np.asarray(X.columns, dtype=object)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            self.feature_names_in_ = names
+        elif not np.array_equal(names, self.feature_names_in_):
+            raise ValueError(
+                f"X has the columns {names.tolist()}, but the model was fitted with "
+                f"{self.feature_names_in_.tolist()}"
+            )
+        if isinstance(y, str) and y == "no_validation":
+            return X
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        return X, y
+
     def _encode(self, y, what: str) -> np.ndarray:
         """Labels as 0..K-1 in the order of ``classes_``; labels not seen in training raise."""
         y = np.asarray(y)
@@ -163,7 +231,9 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or sparse matrix (n_samples, n_features); NaN means missing.
+        X : array-like, sparse matrix or pandas DataFrame (n_samples, n_features); NaN means
+            missing. DataFrame columns of dtype ``category`` are split on natively (listed in
+            ``categorical_features_``); string columns must be converted to ``category`` first.
         y : array-like (n_samples,) class labels; at least two classes.
         sample_weight : array-like (n_samples,) non-negative, optional.
         eval_set : list of (X, y) pairs, optional
@@ -175,7 +245,7 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(self.n_estimators, numbers.Integral) or self.n_estimators < 1:
             raise ValueError(f"n_estimators must be an integer >= 1, got {self.n_estimators!r}")
         _check_probability(self.probability)
-        X, y = _validate_data(self, X, y, reset=True)
+        X, y = self._check_features(X, y, reset=True)
         check_classification_targets(y)
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         self.n_classes_ = len(self.classes_)
@@ -208,7 +278,7 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
         for index, pair in enumerate(eval_set):
             if len(pair) != 2:
                 raise ValueError("eval_set must be a list of (X, y) pairs")
-            X_eval = _validate_data(self, pair[0], reset=False)
+            X_eval = self._check_features(pair[0], reset=False)
             y_eval = self._encode(pair[1], f"eval_set[{index}]")
             if y_eval.shape[0] != X_eval.shape[0]:
                 raise ValueError(f"eval_set[{index}] has {X_eval.shape[0]} rows but {y_eval.shape[0]} labels")
@@ -230,7 +300,7 @@ class _FocalBoostingClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Raw margins including the initial score: (n, K), or (n,) logits of ``classes_[1]``."""
         check_is_fitted(self, "booster_")
-        X = _validate_data(self, X, reset=False)
+        X = self._check_features(X, reset=False)
         raw = np.asarray(self._raw_predict(X), dtype=np.float64)
         return raw.reshape(-1) if self.n_classes_ == 2 else raw.reshape(X.shape[0], self.n_classes_)
 
@@ -368,9 +438,10 @@ class FocalXGBClassifier(_FocalBoostingClassifier):
         import xgboost
 
         params = self._params(y, sample_weight)
-        dtrain = xgboost.DMatrix(X, label=y, weight=sample_weight)
+        # enable_categorical: DataFrame columns of dtype 'category' are split on natively.
+        dtrain = xgboost.DMatrix(X, label=y, weight=sample_weight, enable_categorical=True)
         watchlist = [
-            (xgboost.DMatrix(X_eval, label=y_eval, weight=w_eval), name)
+            (xgboost.DMatrix(X_eval, label=y_eval, weight=w_eval, enable_categorical=True), name)
             for X_eval, y_eval, w_eval, name in evals
         ]
         evals_result = {}
@@ -406,7 +477,8 @@ class FocalXGBClassifier(_FocalBoostingClassifier):
 
         iteration_range = (0, 0) if self.best_iteration_ is None else (0, self.best_iteration_ + 1)
         return self.booster_.predict(
-            xgboost.DMatrix(X), output_margin=True, iteration_range=iteration_range
+            xgboost.DMatrix(X, enable_categorical=True), output_margin=True,
+            iteration_range=iteration_range,
         )
 
 
@@ -417,6 +489,29 @@ def _as_lightgbm_input(X):
     if scipy.sparse.issparse(X) and not isinstance(X, scipy.sparse.spmatrix):
         return scipy.sparse.csr_matrix(X)
     return X
+
+
+def _early_stopping_on(dataset_name: str, stopping_rounds: int):
+    """``lightgbm.early_stopping`` that watches only the evaluation set ``dataset_name``.
+
+    LightGBM's callback stops as soon as ANY evaluation set stalls (and LightGBM 4 has no option to
+    pick one); the estimators stop on the last ``eval_set``, as XGBoost does. The callback is
+    handed the results of that set only.
+    """
+    import lightgbm
+
+    inner = lightgbm.early_stopping(stopping_rounds, verbose=False)
+
+    def callback(env):
+        watched = [result for result in env.evaluation_result_list if result[0] == dataset_name]
+        # CallbackEnv is a dataclass in LightGBM >= 4.7, a namedtuple before.
+        if dataclasses.is_dataclass(env):
+            inner(dataclasses.replace(env, evaluation_result_list=watched))
+        else:
+            inner(env._replace(evaluation_result_list=watched))
+
+    callback.order = inner.order
+    return callback
 
 
 class FocalLGBMClassifier(_FocalBoostingClassifier):
@@ -492,6 +587,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         params.update(self.booster_params or {})
         if params.get("linear_tree") and self.init_score:
             raise ValueError("linear_tree=True cannot hold the initial score: set init_score=False")
+        check_lightgbm_boosting(params)
         params["objective"] = self.loss_.lightgbm_objective
         params["num_class"] = 1 if self.n_classes_ == 2 else self.n_classes_
         return params
@@ -526,7 +622,7 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
         evals_result = {}
         callbacks = [lightgbm.record_evaluation(evals_result)] if valid_sets else []
         if self.early_stopping_rounds is not None and valid_sets:
-            callbacks.append(lightgbm.early_stopping(self.early_stopping_rounds, verbose=False))
+            callbacks.append(_early_stopping_on(valid_names[-1], self.early_stopping_rounds))
         booster = lightgbm.train(
             params,
             train_set,

@@ -529,3 +529,53 @@ def test_encoding_refuses_labels_not_seen_in_training():
         _encode_block(np.array([0, 1, 2, 5]), np.array([0, 2, 5]))
     with pytest.raises(ValueError, match="not seen in training"):
         _encode_block(np.array(["a", "ab"]), np.array(["a", "b", "c"]))
+
+
+# --------------------------------------------------------------------------- issue 9
+def _small_dask_model(client, data):
+    import warnings
+
+    X_train, _, y_train, _ = data
+    Xd, yd = da.from_array(X_train, chunks=1000), da.from_array(y_train, chunks=1000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = bfd.FocalDaskLGBMClassifier(client=client, n_estimators=5, num_leaves=7, learning_rate=0.1)
+        model.fit(Xd, yd)
+    return model, Xd, yd, [str(warning.message) for warning in caught]
+
+
+def test_lightgbm_on_dask_is_quiet_about_threads_the_user_did_not_set(client, data):
+    _, _, _, messages = _small_dask_model(client, data)
+    assert [message for message in messages if "will be ignored" in message] == []
+
+
+def test_lightgbm_on_dask_continued_training_adds_the_initial_score_once(client, data):
+    first, Xd, yd, _ = _small_dask_model(client, data)
+    X_test_d = da.from_array(data[1], chunks=500)
+    raw_first = first.decision_function(X_test_d).compute()
+    # One more round with a vanishing step: the scores must stay where they were, not move by b.
+    continued = bfd.FocalDaskLGBMClassifier(client=client, n_estimators=1, num_leaves=7, learning_rate=1e-12)
+    continued.fit(Xd, yd, init_model=first.booster_)
+    assert continued.booster_.current_iteration() == 6
+    np.testing.assert_allclose(continued.decision_function(X_test_d).compute(), raw_first, atol=1e-9)
+
+
+def test_lightgbm_on_dask_refuses_random_forest_mode(client):
+    X = da.zeros((20, 2), chunks=10)
+    y = da.from_array(np.arange(20) % 3, chunks=10)
+    with pytest.raises(ValueError, match="random forest mode"):
+        bfd.FocalDaskLGBMClassifier(client=client, boosting="rf").fit(X, y)
+
+
+def test_readme_dask_examples_run(client):
+    """README.md's Dask blocks, extracted at test time (convention: tests/readme_examples.py)."""
+    from readme_examples import python_blocks, run_block, small_data, uses_dask
+
+    blocks = [block for block in python_blocks() if uses_dask(block[1])]
+    assert blocks
+    names = {name: da.from_array(value, chunks=150) for name, value in small_data().items()}
+    names.update(client=client, K=3)
+    for line, code in blocks:
+        namespace = run_block(code, dict(names), line)
+    probabilities = namespace["model"].predict_proba(names["X"]).compute()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-9)

@@ -51,10 +51,12 @@ def _n_classes(loss, y_true, *declared) -> int:
                 f"conflicting numbers of classes: n_classes / num_class / len(alpha) give {candidates}"
             )
         return candidates[0]
-    labels = np.asarray(y_true)
-    if labels.size == 0:
+    from .._validation import n_classes_from_labels
+
+    n_classes = n_classes_from_labels(y_true)
+    if n_classes == 0:
         raise ValueError("cannot infer the number of classes from empty labels")
-    return int(np.max(labels)) + 1
+    return n_classes
 
 
 def _init_raw_prediction(loss, y_true, sample_weight, n_classes):
@@ -251,6 +253,22 @@ def _set_init_score(dataset, raw, what: str) -> None:
     dataset.set_init_score(wanted)
 
 
+_LIGHTGBM_VERBOSITY_ALIASES = ("verbose", "verbosity")
+_LIGHTGBM_BOOSTING_ALIASES = ("boosting", "boosting_type", "boost")
+
+
+def check_lightgbm_boosting(params: dict) -> None:
+    """Refuse LightGBM's random forest mode, which rejects every custom objective."""
+    for alias in _LIGHTGBM_BOOSTING_ALIASES:
+        if str(params.get(alias, "")).lower() in ("rf", "random_forest"):
+            raise ValueError(
+                f"{alias}={params[alias]!r}: LightGBM's random forest mode does not take custom "
+                "objectives such as the focal loss (nor an init_score). Use the default "
+                "boosting='gbdt'; for a forest-like ensemble add bagging_fraction < 1 with "
+                "bagging_freq > 0 and feature_fraction < 1"
+            )
+
+
 def lightgbm_train_with_init_score(
     loss, params: dict, train_set, num_boost_round: int = 100, *, valid_sets=None, **train_kwargs
 ):
@@ -264,6 +282,12 @@ def lightgbm_train_with_init_score(
     ``booster.predict(X)`` returns ``loss.predict_proba`` of it, in any process (the model text
     declares LightGBM's softmax / sigmoid link: :func:`.lightgbm.set_probability_objective`).
 
+    Continued training (``init_model=`` a booster from this function, or its saved file) starts
+    from that model's raw scores, which already hold b: b is then neither set as ``init_score`` nor
+    folded in again, so 10 + 10 rounds give the model of 20 rounds, as with ``lightgbm.train``.
+
+    LightGBM's log is silenced (``verbose=-1``) unless ``params`` sets a verbosity.
+
     Example::
 
         booster = lightgbm_train_with_init_score(loss, {"num_leaves": 15}, lgb.Dataset(X, y), 100)
@@ -273,6 +297,9 @@ def lightgbm_train_with_init_score(
     import lightgbm
 
     params = dict(params)
+    if not any(alias in params for alias in _LIGHTGBM_VERBOSITY_ALIASES):
+        # Quiet like the estimators: otherwise every round can print "No further splits ...".
+        params["verbose"] = -1
     objective = params.setdefault("objective", loss.lightgbm_objective)
     if not callable(objective):
         raise ValueError(
@@ -281,6 +308,7 @@ def lightgbm_train_with_init_score(
         )
     if params.get("linear_tree"):
         raise ValueError("linear_tree=True: the initial score cannot be folded into linear trees")
+    check_lightgbm_boosting(params)
     labels = _dataset_field(train_set, "label")
     if labels is None:
         raise ValueError("train_set has no labels")
@@ -294,6 +322,9 @@ def lightgbm_train_with_init_score(
         n_classes = _n_classes(loss, labels, params.get("num_class"))
         params["num_class"] = n_classes
     raw = _init_raw_prediction(loss, labels, weights, n_classes)
+    if train_kwargs.get("init_model") is not None:
+        # LightGBM starts every Dataset from init_model's raw scores, which include b already.
+        return lightgbm.train(params, train_set, num_boost_round, valid_sets=valid_sets, **train_kwargs)
     _set_init_score(train_set, raw, "training")
     for index, dataset in enumerate(valid_sets or ()):
         if dataset is not train_set:

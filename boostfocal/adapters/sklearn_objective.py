@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from .._validation import check_labels
+
 
 def as_host_array(array) -> np.ndarray:
     """A NumPy view of ``array``; CuPy arrays are copied to the host (the kernels run there)."""
@@ -97,7 +99,9 @@ def check_booster_margins(loss, y_true, raw_prediction, *, source: str, training
             "(loss.init_raw_prediction), not class priors"
         )
     if training and labels.size and labels.dtype.kind in "fiu":
-        counts = np.bincount(labels.astype(np.int64), minlength=n_columns)
+        # The loss's own checks first (NaN, non-integer labels), with its messages.
+        labels = check_labels(labels, labels.shape[0], n_columns)
+        counts = np.bincount(labels, minlength=n_columns)
         absent = np.flatnonzero(counts == 0)
         if absent.size:
             warnings.warn(

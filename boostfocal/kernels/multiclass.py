@@ -179,6 +179,9 @@ def _true_class_terms(raw_row, label, argmax, rest, z_max, exp_label, gamma):
     p_true = exp_label / total
     # r = log(1 - q) / q -> -1 as q -> 0; it carries the 0 * inf limit of q^(gamma-1) * log p_t.
     ratio = log_p_true / q if q > 0.0 else -1.0
+    # p_t * r -> 0 as p_t -> 0. Where p_t underflowed to 0, log p_t may be -inf (a logit gap beyond
+    # the float range, e.g. 1e308 - -1e308): take that limit instead of 0 * inf = NaN.
+    ratio = ratio if p_true > 0.0 else 0.0
     q_pow = _power(q, gamma)
     psi = -q_pow * log_p_true
     psi_1 = q_pow * (gamma * p_true * ratio - 1.0)
