@@ -5,7 +5,6 @@ The layer tests run in subprocesses, since Numba picks its threading layer once 
 (``NUMBA_THREADING_LAYER``). Each subprocess runs one script and reports per check.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -205,8 +204,14 @@ print("REPORT " + json.dumps(report))
 
 
 def _layer_available(layer):
-    if layer == "tbb" and importlib.util.find_spec("tbb") is None:
-        return "the tbb package is not installed (pip install tbb)"
+    """None when Numba can start ``layer`` here, else why not (tbb needs the TBB runtime library,
+    ``pip install tbb``; omp needs an OpenMP runtime)."""
+    probe = "from numba.np.ufunc import parallel; parallel._launch_threads(); print(parallel._threading_layer)"
+    env = {**os.environ, "NUMBA_THREADING_LAYER": layer}
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0 or result.stdout.strip() != layer:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        return f"Numba's {layer} threading layer is not available here: {lines[-1] if lines else '?'}"
     return None
 
 

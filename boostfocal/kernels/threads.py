@@ -34,7 +34,7 @@ import numba
 # Inside booster callbacks, inputs of at least this many entries (rows x outputs) use Numba's pool:
 # there one serial kernel call costs more than the pools' wake-up and spin (see the README's Threads
 # paragraph for the measurements).
-BOOSTER_PARALLEL_FROM = 1_000_000
+BOOSTER_PARALLEL_FROM = 4_000_000
 
 _requested = threading.local()  # .n_threads (kernel_threads), .in_booster (inside_booster)
 _default_threads = None  # set_kernel_threads
