@@ -9,7 +9,7 @@ dispatcher (its ``numba.prange`` loop split over Numba's thread pool) and, as ``
   ``BOOSTER_PARALLEL_FROM`` entries: the booster's own OpenMP pool (XGBoost ships its own libgomp)
   keeps its threads spinning between its parallel loops, and so does Numba's after each kernel, so
   two pools fight over the same cores; that cost grows with the rounds, not with the data, and made
-  small trainings up to 1.5x slower (this is why the booster's thread setting is left alone);
+  small trainings up to 1.5x slower;
 * for inputs of one chunk of rows (nothing to split);
 * when the thread count asked for (:func:`kernel_threads`, :func:`set_kernel_threads`, or else
   Numba's ``NUMBA_NUM_THREADS`` / ``numba.set_num_threads``) is 1;
