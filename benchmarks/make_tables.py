@@ -1,8 +1,9 @@
 """Regenerate the README's benchmark tables and plots from ``benchmarks/results/*.json``.
 
 Reads ``quality.json``, ``quality_posterior.json`` (the probability kinds; falls back to
-``quality.json`` when that holds them), ``speed_cpu.json``, ``speed_cuda.json`` (when present) and ``scaling.json``,
-draws ``results/quality.png`` and ``results/scaling.png``, and rewrites the block between
+``quality.json`` when that holds them), ``training_speed_cpu.json``, ``speed_cpu.json``,
+``speed_cuda.json`` (when present) and ``scaling.json``, draws ``results/quality.png`` and
+``results/scaling.png``, and rewrites the block between
 ``<!-- begin generated: benchmarks -->`` and ``<!-- end generated: benchmarks -->`` inside the README's
 ``benchmarks`` section. Nothing in that block is typed by hand.
 
@@ -140,6 +141,35 @@ def probability_tables(quality: dict, source: str) -> List[str]:
     lines.append(common.markdown_table(
         ["booster", "data set", "softmax training: log loss"] + [title for _, title in PROBABILITY_METRICS],
         rows, "ll" + "r" * (1 + len(PROBABILITY_METRICS))))
+    return lines
+
+
+def training_speed_tables(speed: dict) -> List[str]:
+    """One row per booster, task and size: focal / built-in at default threads and at 1 thread."""
+    env = speed["environment"]
+    cells = {}
+    for r in speed["rows"]:
+        cells.setdefault((r["booster"], r["task"], r["n_rows"]), {})[r["threads"]] = r
+    settings = sorted({r["threads"] for r in speed["rows"]}, key=lambda t: (t != "default", t))
+    lines = ["", f"**Training time, focal / built-in objective, by thread setting** ({env.get('cpu_model')}, "
+             f"{env['cpu_count']} cores; XGBoost {env['xgboost']} hist depth 6, LightGBM {env['lightgbm']} 31 "
+             "leaves; 30 features, gamma = 2; default threads: nothing set, wall clock; 1 thread: nthread / "
+             "num_threads = 1 and 1 Numba thread, CPU time; medians of interleaved repeats; "
+             "`python benchmarks/bench_training_speed.py`, details in "
+             "[benchmarks/results/training_speed_cpu.md](benchmarks/results/training_speed_cpu.md)):", ""]
+    header = ["booster", "task", "rows", "rounds x repeats"]
+    for setting in settings:
+        label = "default threads" if setting == "default" else f"{setting} thread(s)"
+        header += [f"built-in s, {label}", f"focal / built-in, {label}"]
+    rows = []
+    for (booster, task, n_rows), by_setting in cells.items():
+        first = next(iter(by_setting.values()))
+        row = [booster, task, f"{n_rows:,}", f"{first['rounds']} x {first['repeats']}"]
+        for setting in settings:
+            r = by_setting.get(setting)
+            row += ["-", "-"] if r is None else [f"{r['builtin_s']['median']:.2f}", f"**{r['ratio']:.3f}**"]
+        rows.append(row)
+    lines.append(common.markdown_table(header, rows, "llll" + "rr" * len(settings)))
     return lines
 
 
@@ -310,6 +340,9 @@ def generate(plots: bool = True) -> str:
         lines += probability_tables(probabilities, "quality_posterior")
     elif _has_probability_kinds(quality):
         lines += probability_tables(quality, "quality")
+    training_speed = _load("training_speed_cpu.json")
+    if training_speed is not None:
+        lines += training_speed_tables(training_speed)
     lines += speed_tables(speeds)
     lines += kernel_tables()
     if scaling is not None:

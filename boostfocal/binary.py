@@ -206,7 +206,7 @@ class BinaryFocalLoss(LossBase):
         from .kernels.binary import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
         bad_row, bad_input = run_kernel(
-            focal_loss_gradient_hessian, raw.shape[0], ROWS_PER_CHUNK,
+            focal_loss_gradient_hessian, raw.shape, ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
             self.hessian_floor, self.soft_labels, loss_out, gradient_out, hessian_out,
         )
@@ -253,7 +253,7 @@ class BinaryFocalLoss(LossBase):
         if not np.all(np.isfinite(raw)):
             raise ValueError("raw_prediction contains NaN or inf")
         out = np.empty(shape, dtype=raw.dtype)
-        run_kernel(sigmoid, raw.shape[0], ROWS_PER_CHUNK, raw, out.reshape(-1))
+        run_kernel(sigmoid, raw.shape, ROWS_PER_CHUNK, raw, out.reshape(-1))
         return out
 
     def posterior_proba(self, raw_prediction) -> np.ndarray:

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import _validation as check
 from .calibration import check_probability_kind as _check_probability
+from .kernels.threads import inside_booster
 from .loss import FocalLoss
 
 __all__ = [
@@ -214,7 +215,8 @@ class XGBoostGlobalMetric:
         self.name = name
 
     def __call__(self, predt, dmatrix) -> Tuple[str, float]:
-        local = _local_sums(self.loss, dmatrix.get_label(), predt, dmatrix.get_weight())
+        with inside_booster():
+            local = _local_sums(self.loss, dmatrix.get_label(), predt, dmatrix.get_weight())
         return self.name, _global_mean(local)
 
     def __repr__(self) -> str:
@@ -234,7 +236,8 @@ class SklearnGlobalMetric:
         self.__name__ = name
 
     def __call__(self, y_true, y_score, sample_weight=None) -> float:
-        return _global_mean(_local_sums(self.loss, y_true, y_score, sample_weight))
+        with inside_booster():
+            return _global_mean(_local_sums(self.loss, y_true, y_score, sample_weight))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.loss!r}, name={self.__name__!r})"
@@ -251,7 +254,8 @@ class _LightGBMLocalMetric:
         self.loss = loss
 
     def __call__(self, y_true, y_pred, weight=None):
-        return "focal_loss", self.loss.mean_loss(y_true, y_pred, weight), False
+        with inside_booster():
+            return "focal_loss", self.loss.mean_loss(y_true, y_pred, weight), False
 
 
 def _block_loss_sums(loss: FocalLoss, labels, raw, weights) -> np.ndarray:

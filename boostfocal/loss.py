@@ -164,7 +164,7 @@ class FocalLoss(LossBase):
         labels, raw, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
         loss_out = np.empty(raw.shape[0], dtype=np.float64)
         bad_row, bad_input = run_kernel(
-            focal_loss_per_sample, raw.shape[0], ROWS_PER_CHUNK,
+            focal_loss_per_sample, raw.shape, ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, loss_out,
         )
         check.raise_for_bad_input(y_true, sample_weight, *raw.shape, bad_input)
@@ -192,7 +192,7 @@ class FocalLoss(LossBase):
         from .kernels.multiclass import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
         bad_row, bad_input = run_kernel(
-            focal_loss_gradient_hessian, raw.shape[0], ROWS_PER_CHUNK,
+            focal_loss_gradient_hessian, raw.shape, ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
             self.hessian_floor, gradient, hessian,
         )
@@ -208,7 +208,7 @@ class FocalLoss(LossBase):
         if not np.all(np.isfinite(raw)):
             raise ValueError("raw_prediction contains NaN or inf")
         out = np.empty(raw.shape, dtype=raw.dtype)
-        run_kernel(softmax, raw.shape[0], ROWS_PER_CHUNK, raw, out)
+        run_kernel(softmax, raw.shape, ROWS_PER_CHUNK, raw, out)
         return out
 
     def posterior_proba(self, raw_prediction) -> np.ndarray:

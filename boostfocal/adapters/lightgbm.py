@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.threads import inside_booster
 from .sklearn_objective import check_booster_margins
 
 
@@ -23,14 +24,16 @@ def objective(loss, preds, train_data):
     """(gradient, hessian) of the raw scores, float32 in Fortran order."""
     labels, weights = labels_and_weights(train_data)
     check_booster_margins(loss, labels, preds, source="LightGBM", training=True)
-    return loss.gradient_hessian(labels, preds, weights, order="F", dtype=np.float32)
+    with inside_booster():
+        return loss.gradient_hessian(labels, preds, weights, order="F", dtype=np.float32)
 
 
 def metric(loss, preds, eval_data):
     """("focal_loss", weighted mean focal loss of the raw scores, False)."""
     labels, weights = labels_and_weights(eval_data)
     check_booster_margins(loss, labels, preds, source="LightGBM", training=False)
-    return "focal_loss", loss.mean_loss(labels, preds, weights), False
+    with inside_booster():
+        return "focal_loss", loss.mean_loss(labels, preds, weights), False
 
 
 def probability_objective(loss, n_classes: int) -> str:

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .._validation import check_labels
+from ..kernels.threads import inside_booster
 
 
 def as_host_array(array) -> np.ndarray:
@@ -122,4 +123,5 @@ def objective(loss, y_true, y_pred, sample_weight=None):
     y_pred = as_host_array(y_pred)
     check_booster_margins(loss, y_true, y_pred, source="the scikit-learn wrapper", training=True)
     fortran = y_pred.ndim == 2 and y_pred.flags.f_contiguous and not y_pred.flags.c_contiguous
-    return loss.gradient_hessian(y_true, y_pred, sample_weight, order="F" if fortran else "C")
+    with inside_booster():
+        return loss.gradient_hessian(y_true, y_pred, sample_weight, order="F" if fortran else "C")

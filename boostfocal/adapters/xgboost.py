@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.threads import inside_booster
 from .sklearn_objective import as_host_array, check_booster_margins
 
 
@@ -26,7 +27,8 @@ def objective(loss, predt, dtrain):
     predt = as_host_array(predt)
     labels, weights = labels_and_weights(dtrain)
     check_booster_margins(loss, labels, predt, source="XGBoost", training=True)
-    return loss.gradient_hessian(labels, predt, weights)
+    with inside_booster():
+        return loss.gradient_hessian(labels, predt, weights)
 
 
 def cuda_objective(loss, predt, dtrain):
@@ -46,4 +48,5 @@ def metric(loss, predt, dmatrix):
     predt = as_host_array(predt)
     labels, weights = labels_and_weights(dmatrix)
     check_booster_margins(loss, labels, predt, source="XGBoost", training=False)
-    return "focal_loss", loss.mean_loss(labels, predt, weights)
+    with inside_booster():
+        return "focal_loss", loss.mean_loss(labels, predt, weights)

@@ -55,6 +55,7 @@ import numba
 import numpy as np
 
 from .multiclass import _first_bad_row, _float64_from_bits, exp_reduced
+from .threads import parallel_kernel
 
 HESSIAN_EXACT = 0
 HESSIAN_PSD = 1
@@ -181,7 +182,7 @@ def _input_is_valid(y_true, sample_weight, weighted, soft_labels, i):
     return valid & (weight >= 0.0) & (weight < np.inf)
 
 
-@numba.njit(cache=True, parallel=True, fastmath={"contract"})
+@parallel_kernel(fastmath={"contract"})
 def focal_loss_gradient_hessian(
     y_true,
     raw_prediction,
@@ -297,7 +298,7 @@ def focal_loss_gradient_hessian(
     return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
 
 
-@numba.njit(cache=True, parallel=True)
+@parallel_kernel()
 def sigmoid(raw_prediction, out):
     """sigmoid(raw_prediction) (n,) into ``out``; exp of -|z| only, so no overflow."""
     for i in numba.prange(raw_prediction.shape[0]):

@@ -30,7 +30,8 @@ Probabilities below 2**-1022 (about 2e-308) are flushed to zero by ``exp_nonposi
 
 Reference: Lin, Goyal, Girshick, He, Dollar (2017), "Focal Loss for Dense Object Detection".
 
-These functions import only numpy, numba and math. They check nothing: callers validate inputs.
+These functions import only numpy, numba and math; `parallel_kernel` (.threads) compiles each parallel
+kernel a second time, serially. They check nothing: callers validate inputs.
 """
 
 import math
@@ -39,6 +40,8 @@ import numba
 import numpy as np
 from numba import types
 from numba.extending import intrinsic
+
+from .threads import parallel_kernel
 
 HESSIAN_EXACT = 0
 HESSIAN_PSD = 1
@@ -219,7 +222,7 @@ def _first_bad_row(bad_row_of_chunk):
     return -1
 
 
-@numba.njit(cache=True, parallel=True, fastmath={"contract"})
+@parallel_kernel(fastmath={"contract"})
 def focal_loss_per_sample(y_true, raw_prediction, alpha, sample_weight, gamma, loss_out):
     """Per-sample loss alpha[t] * w * psi(log p_t) into ``loss_out`` (n,).
 
@@ -253,7 +256,7 @@ def focal_loss_per_sample(y_true, raw_prediction, alpha, sample_weight, gamma, l
     return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
 
 
-@numba.njit(cache=True, parallel=True, fastmath={"contract"})
+@parallel_kernel(fastmath={"contract"})
 def focal_loss_gradient_hessian(
     y_true,
     raw_prediction,
@@ -351,7 +354,7 @@ def focal_loss_gradient_hessian(
     return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
 
 
-@numba.njit(cache=True, parallel=True, fastmath={"contract"})
+@parallel_kernel(fastmath={"contract"})
 def softmax(raw_prediction, out):
     """Row-wise softmax of finite ``raw_prediction`` (n, K) into ``out``; max-subtracted."""
     n_samples, n_classes = raw_prediction.shape

@@ -1,0 +1,253 @@
+"""Threads: which compilation (serial / parallel) each call uses, concurrent calls from Python threads
+under every Numba threading layer, and kernels called in a fork-started child.
+
+The layer tests run in subprocesses, since Numba picks its threading layer once per process
+(``NUMBA_THREADING_LAYER``). Each subprocess runs one script and reports per check.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from boostfocal.kernels import threads
+from boostfocal.kernels.threads import (
+    BOOSTER_PARALLEL_FROM,
+    inside_booster,
+    kernel_threads,
+    run_kernel,
+    set_kernel_threads,
+)
+
+numba = pytest.importorskip("numba")
+
+
+# ------------------------------------------------------------------ which compilation runs
+class RecordingKernel:
+    """Stands in for a parallel_kernel: says which compilation was called."""
+
+    def __call__(self, *args):
+        return "parallel", numba.get_num_threads()
+
+    def serial(self, *args):
+        return "serial", None
+
+
+CHUNK = 2048
+
+
+def choice(shape):
+    return run_kernel(RecordingKernel(), shape, CHUNK)[0]
+
+
+@pytest.fixture
+def two_numba_threads():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    previous = numba.get_num_threads()
+    numba.set_num_threads(2)
+    yield
+    numba.set_num_threads(previous)
+    set_kernel_threads(None)
+
+
+def test_automatic_choice(two_numba_threads):
+    assert choice((CHUNK, 7)) == "serial"  # one chunk of rows: nothing to split
+    assert choice((CHUNK + 1, 7)) == "parallel"
+    with inside_booster():
+        # Booster callbacks keep inputs below BOOSTER_PARALLEL_FROM entries off Numba's pool.
+        assert choice((BOOSTER_PARALLEL_FROM // 7 - 1, 7)) == "serial"
+        assert choice((BOOSTER_PARALLEL_FROM // 7 + 1, 7)) == "parallel"
+        assert choice((BOOSTER_PARALLEL_FROM - 1,)) == "serial"
+    assert choice((CHUNK + 1, 7)) == "parallel"  # the flag is gone after the block
+    numba.set_num_threads(1)  # Numba's own setting is respected
+    assert choice((10 * CHUNK, 7)) == "serial"
+
+
+def test_explicit_thread_counts(two_numba_threads):
+    with kernel_threads(1):
+        assert choice((10 * CHUNK, 7)) == "serial"
+    set_kernel_threads(2)
+    with inside_booster():
+        assert choice((CHUNK + 1, 7)) == "serial"  # a count does not lift the automatic rules
+        assert run_kernel(RecordingKernel(), (BOOSTER_PARALLEL_FROM, 1), CHUNK) == ("parallel", 2)
+        with kernel_threads(1):  # the per-thread block wins over the module setting
+            assert choice((BOOSTER_PARALLEL_FROM, 1)) == "serial"
+    set_kernel_threads(None)
+    numba.set_num_threads(1)
+    with kernel_threads(2):  # an explicit count overrides Numba's per-thread count, and restores it
+        assert run_kernel(RecordingKernel(), (CHUNK + 1, 7), CHUNK) == ("parallel", 2)
+    assert numba.get_num_threads() == 1
+    with kernel_threads(None), kernel_threads(-1):  # sklearn's n_jobs=None / -1: left alone
+        assert threads.get_kernel_threads() is None
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_set_kernel_threads_rejects_bad_values(bad):
+    with pytest.raises((TypeError, ValueError), match="n_threads must be None or a positive integer"):
+        set_kernel_threads(bad)
+
+
+def test_one_parallel_kernel_at_a_time(two_numba_threads):
+    """While one thread runs a parallel kernel, the others get the serial one."""
+    entered, release = threading.Event(), threading.Event()
+
+    class Blocking(RecordingKernel):
+        def __call__(self, *args):
+            entered.set()
+            release.wait(10)
+            return "parallel", None
+
+    worker = threading.Thread(target=run_kernel, args=(Blocking(), (10 * CHUNK, 7), CHUNK))
+    worker.start()
+    try:
+        assert entered.wait(10)
+        assert choice((10 * CHUNK, 7)) == "serial"
+    finally:
+        release.set()
+        worker.join()
+    assert choice((10 * CHUNK, 7)) == "parallel"
+
+
+def test_forked_child_of_a_running_pool_runs_serially(two_numba_threads, monkeypatch):
+    monkeypatch.setattr(threads, "_pool_inherited", True)
+    assert choice((10 * CHUNK, 7)) == "serial"
+
+
+def test_both_compilations_agree_and_are_cached_apart():
+    from boostfocal import FocalLoss
+    from boostfocal.kernels import multiclass
+
+    kernel = multiclass.focal_loss_gradient_hessian
+    assert kernel.serial.py_func.__qualname__ == kernel.py_func.__qualname__ + "_serial"
+    assert kernel.targetoptions.get("parallel") and not kernel.serial.targetoptions.get("parallel")
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=(3 * multiclass.ROWS_PER_CHUNK, 5))
+    y = rng.integers(0, 5, size=raw.shape[0])
+    with kernel_threads(1):
+        serial = FocalLoss(2.0).gradient_hessian(y, raw)
+    with kernel_threads(2):
+        parallel = FocalLoss(2.0).gradient_hessian(y, raw)
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ every threading layer
+LAYER_SCRIPT = r"""
+import json, multiprocessing, sys, threading
+import numpy as np
+import numba
+from boostfocal import BinaryFocalLoss, FocalLoss
+from boostfocal.kernels.threads import kernel_threads
+
+rng = np.random.default_rng(0)
+cases = []
+for n_rows in (100, 5000, 9000):  # below and above one chunk (2,048 multiclass, 4,096 binary rows)
+    raw = rng.normal(scale=3.0, size=(n_rows, 4)).astype(np.float32)
+    y = rng.integers(0, 4, size=n_rows)
+    cases.append((FocalLoss(2.0, alpha=[1.0, 2.0, 0.5, 1.0]), y, raw))
+    cases.append((BinaryFocalLoss(2.0, 0.25), y % 2, raw[:, 0].copy()))
+
+
+def compute(case):
+    loss, y, raw = case
+    gradient, hessian = loss.gradient_hessian(y, raw)
+    return [gradient, hessian, loss.loss(y, raw), loss.predict_proba(raw)]
+
+
+with kernel_threads(1):
+    expected = [compute(case) for case in cases]
+
+# One parallel call first, so that the pool runs (and forked children inherit it).
+first = compute(cases[-2])
+report = {"layer": numba.threading_layer()}
+
+failures = []
+def hammer(seed):
+    order = np.random.default_rng(seed).permutation(np.repeat(np.arange(len(cases)), CALLS))
+    for index in order:
+        got = compute(cases[index])
+        if not all(np.array_equal(a, b) for a, b in zip(got, expected[index])):
+            failures.append(int(index))
+
+workers = [threading.Thread(target=hammer, args=(seed,)) for seed in range(4)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+report["threaded_mismatches"] = failures
+report["threaded_calls"] = 4 * CALLS * len(cases)
+
+
+def child(connection):
+    try:
+        results = [compute(case) for case in cases]
+        connection.send(all(np.array_equal(a, b) for got, want in zip(results, expected)
+                            for a, b in zip(got, want)))
+    except Exception as error:
+        connection.send(f"{type(error).__name__}: {error}")
+
+
+context = multiprocessing.get_context("fork")
+receiver, sender = context.Pipe(duplex=False)
+process = context.Process(target=child, args=(sender,))
+process.start()
+process.join(120)
+report["fork_exitcode"] = process.exitcode
+report["fork_result"] = receiver.recv() if receiver.poll() else None
+print("REPORT " + json.dumps(report))
+"""
+
+
+def _layer_available(layer):
+    """None when Numba can start ``layer`` here, else why not (tbb needs the TBB runtime library,
+    ``pip install tbb``; omp needs an OpenMP runtime)."""
+    probe = "from numba.np.ufunc import parallel; parallel._launch_threads(); print(parallel._threading_layer)"
+    env = {**os.environ, "NUMBA_THREADING_LAYER": layer}
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0 or result.stdout.strip() != layer:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        return f"Numba's {layer} threading layer is not available here: {lines[-1] if lines else '?'}"
+    return None
+
+
+_reports = {}
+
+
+def layer_report(layer):
+    """Run LAYER_SCRIPT once per layer (cached across the tests of this module)."""
+    reason = _layer_available(layer)
+    if reason:
+        pytest.skip(reason)
+    if layer not in _reports:
+        env = {**os.environ, "NUMBA_THREADING_LAYER": layer, "NUMBA_NUM_THREADS": "2"}
+        result = subprocess.run([sys.executable, "-c", "CALLS = 6\n" + LAYER_SCRIPT], env=env,
+                                capture_output=True, text=True, timeout=600)
+        lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
+        _reports[layer] = (result.returncode, json.loads(lines[0][7:]) if lines else None,
+                           result.stderr[-2000:])
+    return _reports[layer]
+
+
+LAYERS = ["omp", "workqueue", "tbb"]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_concurrent_calls_equal_a_single_thread_call(layer):
+    returncode, report, stderr = layer_report(layer)
+    assert returncode == 0 and report is not None, stderr
+    assert report["layer"] == layer
+    assert report["threaded_calls"] == 4 * 6 * 6
+    assert report["threaded_mismatches"] == []
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_kernels_work_in_a_fork_started_child(layer):
+    returncode, report, stderr = layer_report(layer)
+    assert returncode == 0 and report is not None, stderr
+    assert report["fork_exitcode"] == 0, stderr
+    assert report["fork_result"] is True
