@@ -279,7 +279,7 @@ class BinaryFocalLoss(LossBase):
         margins = np.zeros((raw.shape[0], 2), dtype=raw.dtype)
         margins[:, 1] = raw
         both = np.empty_like(margins)
-        run_kernel(focal_posterior, raw.shape[0], ROWS_PER_CHUNK, margins, log_alpha, self.gamma, both)
+        run_kernel(focal_posterior, margins.shape, ROWS_PER_CHUNK, margins, log_alpha, self.gamma, both)
         return both[:, 1].reshape(shape)
 
     def init_raw_prediction(

@@ -242,7 +242,7 @@ class FocalLoss(LossBase):
             raise ValueError("raw_prediction contains NaN or inf")
         log_alpha = _posterior_log_alpha(self._alpha_vector(raw.shape[1]))
         out = np.empty(raw.shape, dtype=raw.dtype)
-        run_kernel(focal_posterior, raw.shape[0], ROWS_PER_CHUNK, raw, log_alpha, self.gamma, out)
+        run_kernel(focal_posterior, raw.shape, ROWS_PER_CHUNK, raw, log_alpha, self.gamma, out)
         return out
 
     def init_raw_prediction(self, y_true, sample_weight=None, n_classes: Optional[int] = None) -> np.ndarray:

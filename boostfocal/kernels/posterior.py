@@ -36,6 +36,8 @@ import math
 import numba
 import numpy as np
 
+from .threads import parallel_kernel
+
 ROWS_PER_CHUNK = 2048
 
 # Logit gaps below this are clamped: exp() of anything below -746 is 0 already, and a bounded gap
@@ -105,7 +107,7 @@ def _posterior_row(z, log_alpha, gamma, log_h, out_row):
         out_row[j] = log_h[j] / total
 
 
-@numba.njit(cache=True, parallel=True)
+@parallel_kernel()
 def focal_posterior(raw_prediction, log_alpha, gamma, out):
     """Rows of ``out`` (n, K) = the focal posterior correction of ``raw_prediction`` (n, K).
 
