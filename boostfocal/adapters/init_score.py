@@ -322,17 +322,18 @@ def lightgbm_train_with_init_score(
         n_classes = _n_classes(loss, labels, params.get("num_class"))
         params["num_class"] = n_classes
     raw = _init_raw_prediction(loss, labels, weights, n_classes)
-    if train_kwargs.get("init_model") is not None:
-        # LightGBM starts every Dataset from init_model's raw scores, which include b already.
-        return lightgbm.train(params, train_set, num_boost_round, valid_sets=valid_sets, **train_kwargs)
-    _set_init_score(train_set, raw, "training")
-    for index, dataset in enumerate(valid_sets or ()):
-        if dataset is not train_set:
-            _set_init_score(dataset, raw, f"valid_sets[{index}]")
+    continuing = train_kwargs.get("init_model") is not None
+    if not continuing:
+        _set_init_score(train_set, raw, "training")
+        for index, dataset in enumerate(valid_sets or ()):
+            if dataset is not train_set:
+                _set_init_score(dataset, raw, f"valid_sets[{index}]")
     booster = lightgbm.train(
         params, train_set, num_boost_round, valid_sets=valid_sets, **train_kwargs
     )
-    lightgbm_add_init_score(booster, raw)
+    if not continuing:
+        # Continued training starts every Dataset from init_model's raw scores, which hold b already.
+        lightgbm_add_init_score(booster, raw)
     if train_kwargs.get("keep_training_booster"):
         return booster  # left trainable in place: call .lightgbm.set_probability_objective when done
     from .lightgbm import set_probability_objective
