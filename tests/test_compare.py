@@ -132,8 +132,11 @@ def test_every_contender_and_booster_gets_the_same_folds(monkeypatch):
 
 # ------------------------------------------------------------------------------------- verdicts
 @pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
-def test_the_baseline_against_itself_shows_no_difference(booster):
+def test_the_baseline_against_itself_shows_no_difference(booster, monkeypatch):
     X, y = three_classes()
+    trained = []
+    original = fitting.fit_contender
+    monkeypatch.setattr(fitting, "fit_contender", lambda b, contender, *args: trained.append(contender.name) or original(b, contender, *args))
     result = compare(X, y, contenders=[Contender("softmax"), Contender("softmax again")], boosters=(booster,), **SMALL)
     records = result["summary"]
     assert {r["metric"] for r in records} == {"macro_f1", "balanced_accuracy", "minority_recall", "log_loss",
@@ -143,6 +146,7 @@ def test_the_baseline_against_itself_shows_no_difference(booster):
         assert record["ci_low"] <= 0.0 <= record["ci_high"]
         # Deterministic single-threaded training: identical models, so exactly zero everywhere.
         assert record["difference"] == record["ci_low"] == record["ci_high"] == 0.0
+    assert trained.count("softmax again") == SMALL["cv"] * SMALL["repeats"]  # trained again, not shared
     assert result["verdicts"][0]["verdict"] == f"{NO_DIFFERENCE} on any metric"
     assert "no detectable difference on any metric" in format_report(result)
 

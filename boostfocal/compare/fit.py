@@ -42,8 +42,9 @@ class Contender:
     given as sample weights; a :class:`FocalLoss` trains the focal objective (its alpha is its own
     class weighting). ``probability`` names the entry of :data:`evaluate.PROBABILITIES` that turns
     the model's margins into the probabilities every score is computed from. Contenders that differ
-    only in ``probability`` (the same ``loss`` object and class weights) share one trained model per
-    fold: "focal gamma=2" and "focal gamma=2 (posterior)" score the same margins two ways.
+    only in ``probability`` (the same ``loss`` object and class weights, another kind) share one
+    trained model per fold: "focal gamma=2" and "focal gamma=2 (posterior)" score the same margins
+    two ways.
     """
 
     name: str

@@ -173,11 +173,13 @@ def compare(
         settings["lightgbm_device"] = devices_used["lightgbm"]
     minority = int(np.argmin(counts))
 
-    # Contenders that differ only in their probability kind share one trained model per fold.
+    # Contenders that differ only in their probability kind share one trained model per fold (a
+    # repeated identical contender is trained again: a check of determinism, not a shortcut).
     models: List[Contender] = []
     model_of: Dict[str, Contender] = {}
     for contender in contenders:
-        model = next((m for m in models if m.same_model(contender)), None)
+        model = next((m for m in models if m.same_model(contender) and contender.probability not in
+                      {c.probability for c in contenders if model_of.get(c.name) is m}), None)
         if model is None:
             models.append(contender)
             model = contender
