@@ -48,7 +48,8 @@ def test_embedded_run_writes_table_json_and_png(embedded_run, capsys):
     assert data["class_names"] == ["text", "horizontal line", "graphic", "vertical line", "picture"]
     assert data["minority_class"] == "graphic"
     assert result["config"]["boosters"] == ["xgboost", "lightgbm"]
-    assert [c["name"] for c in result["config"]["contenders"]] == ["softmax", "focal gamma=2", "focal gamma=2 (posterior)"]
+    names = [c["name"] for c in result["config"]["contenders"]]
+    assert names == ["softmax", "focal gamma=2", "focal gamma=2 (posterior)"]
     assert len(result["fits"]) == 2 * 3 * 2  # boosters x contenders x folds
     for fit in result["fits"]:
         assert 0.3 < fit["macro_f1"] <= 1 and 0.3 < fit["balanced_accuracy"] <= 1

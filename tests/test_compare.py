@@ -136,7 +136,8 @@ def test_the_baseline_against_itself_shows_no_difference(booster, monkeypatch):
     X, y = three_classes()
     trained = []
     original = fitting.fit_contender
-    monkeypatch.setattr(fitting, "fit_contender", lambda b, contender, *args: trained.append(contender.name) or original(b, contender, *args))
+    monkeypatch.setattr(fitting, "fit_contender",
+                        lambda b, contender, *args: trained.append(contender.name) or original(b, contender, *args))
     result = compare(X, y, contenders=[Contender("softmax"), Contender("softmax again")], boosters=(booster,), **SMALL)
     records = result["summary"]
     assert {r["metric"] for r in records} == {"macro_f1", "balanced_accuracy", "minority_recall", "log_loss",
