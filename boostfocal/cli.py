@@ -174,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
             "folds for every model, early stopping on an inner validation split of each training fold.\n"
             "Prints per booster the mean scores and each setting's difference to softmax with a 95%\n"
             "interval (corrected resampled t-test, Nadeau and Bengio 2003) and a verdict, and saves\n"
-            "compare.txt, compare.json (every fold's numbers) and compare.png into --out.\n"
+            "compare.txt, compare.json (every fold's numbers) and compare.png into --out. Each focal\n"
+            "model is scored twice: its softmax probabilities and their posterior correction\n"
+            "('(posterior)'), on macro-F1, balanced accuracy, minority recall, log loss, Brier, ECE.\n"
             "Without --data it uses the embedded Page Blocks data set (UCI id 78, CC BY 4.0)."
         ),
         formatter_class=_HelpFormatter,
@@ -197,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--early-stopping", type=_positive_int, default=10, metavar="N", help="stop after N rounds without improvement of the model's own loss on the inner validation rows")
     compare.add_argument("--validation-size", type=_validation_share, default=0.2, metavar="F", help="share of each training fold held out for early stopping")
     compare.add_argument("--learning-rate", type=_positive_float, default=0.1, help="learning rate for every model")
-    compare.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the boosters train; cuda is refused where a booster cannot use a GPU (rather than silently using the CPU)")
+    compare.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the boosters train; cuda is refused where a booster cannot use a GPU (rather than silently using the CPU); "
+                              "on cuda the XGBoost focal models train in boostfocal's device-resident loop (FocalLoss.xgboost_train)")
     compare.add_argument("--threads", type=_positive_int, default=None, help="threads for the boosters and the focal kernels (default: 1 below 20,000 training rows, else all cores)")
     compare.add_argument("--seed", type=int, default=0, help="seed of the folds and of the boosters")
     compare.add_argument("--out", default="boostfocal-compare", metavar="DIR", help="directory for compare.png, compare.json, compare.txt")

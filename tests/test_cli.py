@@ -38,8 +38,8 @@ def test_embedded_run_writes_table_json_and_png(embedded_run, capsys):
     code, out = embedded_run
     assert code == 0
     report = (out / "compare.txt").read_text()
-    for expected in ("XGBoost", "LightGBM", "macro-F1", "balanced accuracy", "log loss",
-                     "recall graphic", "time (s)", "difference to softmax", "verdict:",
+    for expected in ("XGBoost", "LightGBM", "macro-F1", "balanced accuracy", "log loss", "Brier", "ECE",
+                     "recall graphic", "time (s)", "focal gamma=2 (posterior)", "difference to softmax", "verdict:",
                      "corrected resampled t-test", "2-fold stratified cross-validation repeated 1 times"):
         assert expected in report
     result = json.loads((out / "compare.json").read_text())
@@ -48,8 +48,9 @@ def test_embedded_run_writes_table_json_and_png(embedded_run, capsys):
     assert data["class_names"] == ["text", "horizontal line", "graphic", "vertical line", "picture"]
     assert data["minority_class"] == "graphic"
     assert result["config"]["boosters"] == ["xgboost", "lightgbm"]
-    assert [c["name"] for c in result["config"]["contenders"]] == ["softmax", "focal gamma=2"]
-    assert len(result["fits"]) == 2 * 2 * 2  # boosters x contenders x folds
+    names = [c["name"] for c in result["config"]["contenders"]]
+    assert names == ["softmax", "focal gamma=2", "focal gamma=2 (posterior)"]
+    assert len(result["fits"]) == 2 * 3 * 2  # boosters x contenders x folds
     for fit in result["fits"]:
         assert 0.3 < fit["macro_f1"] <= 1 and 0.3 < fit["balanced_accuracy"] <= 1
         assert 0 < fit["log_loss"] < np.log(5)  # better than the uniform guess
@@ -120,7 +121,8 @@ def test_string_labels_alpha_balanced_and_numeric_text(tmp_path, capsys):
     assert result["data"]["n_features"] == 3
     # With an alpha, softmax with the same class weights is trained too.
     names = [c["name"] for c in result["config"]["contenders"]]
-    assert names == ["softmax", "softmax alpha=balanced", "focal gamma=2 alpha=balanced"]
+    assert names == ["softmax", "softmax alpha=balanced", "focal gamma=2 alpha=balanced",
+                     "focal gamma=2 alpha=balanced (posterior)"]
     assert result["data"]["minority_class"] == "emu" and "recall emu" in out
 
 
@@ -220,9 +222,9 @@ def test_gamma_and_alpha_lists_make_one_contender_each(tmp_path, capsys):
     assert code == 0, err
     result = json.loads((tmp_path / "compare.json").read_text())
     names = [c["name"] for c in result["config"]["contenders"]]
-    assert names == ["softmax", "softmax alpha=balanced", "focal gamma=0.5", "focal gamma=2",
-                     "focal gamma=0.5 alpha=balanced", "focal gamma=2 alpha=balanced"]
-    assert len(result["fits"]) == 6 * 2 and len(result["verdicts"]) == 5
+    focal = ["focal gamma=0.5", "focal gamma=2", "focal gamma=0.5 alpha=balanced", "focal gamma=2 alpha=balanced"]
+    assert names == ["softmax", "softmax alpha=balanced"] + [n for name in focal for n in (name, f"{name} (posterior)")]
+    assert len(result["fits"]) == 10 * 2 and len(result["verdicts"]) == 9
     for name in names[1:]:
         assert f"  {name}\n" in out
 

@@ -17,7 +17,7 @@ from .errors import CompareError, DataError
 from .evaluate import METRICS, PROBABILITIES, classification_metrics, corrected_interval, verdict
 from .fit import BOOSTERS, Contender, standard_contenders
 from .folds import repeated_stratified_folds, stratified_split
-from .report import _json_ready, format_report, save_figure, save_json
+from .report import _json_ready, build_figure, format_report, save_figure, save_json
 from .run import compare
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "CompareError",
     "Contender",
     "DataError",
+    "build_figure",
     "classification_metrics",
     "compare",
     "corrected_interval",

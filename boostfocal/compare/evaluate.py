@@ -3,8 +3,9 @@ interval from the corrected resampled t-test, and a verdict that claims no more 
 
 Metrics are computed from the confusion matrix and the predicted probabilities (scikit-learn is not
 needed): macro-F1 (mean over classes of 2PR/(P+R), 0 for a class never predicted), balanced accuracy
-(mean per-class recall), the recall of the minority class (fewest rows in the whole data set) and
-the multiclass log loss (mean of -log p_t).
+(mean per-class recall), the recall of the minority class (fewest rows in the whole data set), and
+from :func:`boostfocal.calibration.probability_scores` the multiclass log loss (mean of -log p_t),
+the Brier score and the top-label expected calibration error (15 bins).
 
 The interval (Nadeau and Bengio, 2003, "Inference for the Generalization Error", Machine Learning
 52:239-281): with J = k r fold differences d_j of mean d and sample variance s^2,
@@ -23,6 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 __all__ = [
+    "CALIBRATION_BINS",
     "METRICS",
     "PROBABILITIES",
     "classification_metrics",
@@ -38,7 +40,11 @@ METRICS = (
     ("balanced_accuracy", "balanced accuracy", True),
     ("minority_recall", "minority recall", True),
     ("log_loss", "log loss", False),
+    ("brier", "Brier", False),
+    ("ece", "ECE", False),
 )
+# Equal-width confidence bins of the expected calibration error and the reliability diagram.
+CALIBRATION_BINS = 15
 CONFIDENCE = 0.95
 NO_DIFFERENCE = "no detectable difference"
 
@@ -52,10 +58,20 @@ def softmax_probability(loss, raw: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def posterior_probability(loss, raw: np.ndarray) -> np.ndarray:
+    """The focal posterior correction (:meth:`FocalLoss.posterior_proba`: undoes the focusing and
+    alpha); for the built-in softmax (``loss`` None), whose softmax already estimates the posterior,
+    the softmax."""
+    if loss is None:
+        return softmax_probability(None, raw)
+    return loss.posterior_proba(raw)
+
+
 # Probability kinds by name: a contender names one, and every score of its folds is computed from
 # the probabilities it returns. A new kind (say, a prior-corrected focal posterior) is one entry here.
 PROBABILITIES: Dict[str, Callable[[object, np.ndarray], np.ndarray]] = {
     "softmax": softmax_probability,
+    "posterior": posterior_probability,
 }
 
 
@@ -108,16 +124,35 @@ def classification_metrics(y_true, raw_prediction, n_classes: int, *, probabilit
 
 
 def fold_scores(y_true, probability: np.ndarray, n_classes: int, minority: int) -> Dict[str, object]:
-    """The metrics of :data:`METRICS` for one test fold, plus accuracy and per-class recall."""
+    """The metrics of :data:`METRICS` for one test fold, plus accuracy and per-class recall. Log
+    loss, Brier score and ECE are :func:`boostfocal.calibration.probability_scores`'s."""
+    from ..calibration import probability_scores
+
     scores = classification_metrics(y_true, None, n_classes, probability=probability)
+    calibration = probability_scores(y_true, probability, n_bins=CALIBRATION_BINS, n_classes=n_classes)
     return {
         "macro_f1": scores["macro_f1"],
         "balanced_accuracy": scores["balanced_accuracy"],
         "minority_recall": scores["recall"][minority],
-        "log_loss": scores["log_loss"],
+        "log_loss": calibration["log_loss"],
+        "brier": calibration["brier"],
+        "ece": calibration["ece"],
         "accuracy": scores["accuracy"],
         "recall": scores["recall"],
     }
+
+
+def pooled_reliability(parts: Sequence[dict]) -> Dict[str, object]:
+    """One reliability curve from per-fold :func:`boostfocal.calibration.reliability_curve` results
+    over the same bins: per bin the row-weighted mean confidence and accuracy (NaN where no fold has
+    a row in the bin) and the total count."""
+    count = np.sum([part["count"] for part in parts], axis=0)
+    weighted = {key: np.sum([np.nan_to_num(part[key]) * part["count"] for part in parts], axis=0)
+                for key in ("confidence", "accuracy")}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = {key: np.where(count > 0, value / np.maximum(count, 1), np.nan) for key, value in weighted.items()}
+    return {"edges": np.asarray(parts[0]["edges"]).tolist(), "confidence": means["confidence"].tolist(),
+            "accuracy": means["accuracy"].tolist(), "count": count.astype(np.int64).tolist()}
 
 
 # ------------------------------------------------------------------------------------ statistics

@@ -41,7 +41,10 @@ class Contender:
     ``class_weight`` ("balanced" or one weight per class, resolved on each fold's fitting rows)
     given as sample weights; a :class:`FocalLoss` trains the focal objective (its alpha is its own
     class weighting). ``probability`` names the entry of :data:`evaluate.PROBABILITIES` that turns
-    the model's margins into the probabilities every score is computed from.
+    the model's margins into the probabilities every score is computed from. Contenders that differ
+    only in ``probability`` (the same ``loss`` object and class weights, another kind) share one
+    trained model per fold: "focal gamma=2" and "focal gamma=2 (posterior)" score the same margins
+    two ways.
     """
 
     name: str
@@ -55,6 +58,10 @@ class Contender:
         if self.loss is not None and self.class_weight is not None:
             raise ValueError("a focal contender takes its class weights from its loss's alpha")
 
+    def same_model(self, other: "Contender") -> bool:
+        """Whether ``other`` trains the same model (it may read other probabilities from it)."""
+        return self.loss is other.loss and alpha_label(self.class_weight) == alpha_label(other.class_weight)
+
 
 def alpha_label(alpha: AlphaSpec) -> str:
     if alpha is None or isinstance(alpha, str):
@@ -64,7 +71,9 @@ def alpha_label(alpha: AlphaSpec) -> str:
 
 def standard_contenders(losses: Sequence[FocalLoss]) -> list:
     """softmax first (the baseline); then softmax with class weights, once per distinct alpha of the
-    losses, so that focusing can be told apart from re-weighting; then one focal model per loss."""
+    losses, so that focusing can be told apart from re-weighting; then per loss the focal model's
+    softmax probabilities and, from the same model, its posterior correction ("... (posterior)";
+    left out at gamma 0 without alpha, where the two are the same)."""
     contenders = [Contender("softmax")]
     seen = []
     for loss in losses:
@@ -77,15 +86,23 @@ def standard_contenders(losses: Sequence[FocalLoss]) -> list:
         if loss.alpha is not None:
             name += f" alpha={alpha_label(loss.alpha)}"
         contenders.append(Contender(name, loss=loss))
+        if loss.gamma != 0 or loss.alpha is not None:
+            contenders.append(Contender(f"{name} (posterior)", loss=loss, probability="posterior"))
     return contenders
 
 
 class FitOutcome(NamedTuple):
-    """What one fit hands to the evaluation: test-row probabilities and how the fit went."""
+    """What one fit hands to the evaluation: test-row margins, the loss they were trained with, and
+    how the fit went."""
 
-    probability: np.ndarray  # (n_test, K)
+    raw: np.ndarray  # (n_test, K) margins, initial score included
+    loss: Optional[FocalLoss]  # the focal loss with alpha resolved on the fitting rows; None for softmax
     rounds: int  # boosting rounds kept (the best on the validation rows)
     seconds: float  # training time, including the early-stopping evaluations
+
+    def probability(self, kind: str = "softmax") -> np.ndarray:
+        """The test rows' probabilities of ``kind`` (an entry of :data:`evaluate.PROBABILITIES`)."""
+        return PROBABILITIES[kind](self.loss, self.raw)
 
 
 def _resolve_weights(contender: Contender, y_fit: np.ndarray, n_classes: int):
@@ -124,15 +141,17 @@ def _fit_xgboost(contender, X, y, rows, n_classes, settings):
         params.update(objective="multi:softprob", eval_metric="mlogloss")
         booster = xgb.train(params, dfit, settings["rounds"], **common)
     else:
-        # A length-K base_score is taken as the K starting margins (XGBoost >= 3.0).
-        params["base_score"] = loss.init_raw_prediction(y[rows.fit], n_classes=n_classes).tolist()
+        # xgboost_train bakes the focal loss's optimal constant into the model (objective
+        # multi:softprob, a length-K base_score as the K starting margins) and, on a CUDA device,
+        # runs the device-resident loop (gradients on the GPU, margins never copied to the host),
+        # for which it needs the feature matrices; on the CPU it is xgboost.train(obj=, custom_metric=).
         params["disable_default_eval_metric"] = 1
-        booster = xgb.train(params, dfit, settings["rounds"], obj=loss.xgboost_objective,
-                            custom_metric=loss.xgboost_metric, **common)
+        booster = loss.xgboost_train(params, dfit, settings["rounds"],
+                                     features={dfit: X[rows.fit], dvalid: X[rows.valid]}, **common)
     seconds = time.perf_counter() - start
     kept = int(booster.best_iteration) + 1
     raw = booster.predict(xgb.DMatrix(X[rows.test], nthread=threads), output_margin=True, iteration_range=(0, kept))
-    return FitOutcome(PROBABILITIES[contender.probability](loss, raw.astype(np.float64)), kept, seconds)
+    return FitOutcome(raw.astype(np.float64), loss, kept, seconds)
 
 
 def _fit_lightgbm(contender, X, y, rows, n_classes, settings):
@@ -174,7 +193,7 @@ def _fit_lightgbm(contender, X, y, rows, n_classes, settings):
     seconds = time.perf_counter() - start
     kept = int(booster.best_iteration) or booster.current_iteration()
     raw = booster.predict(X[rows.test], raw_score=True, num_iteration=kept).reshape(rows.test.size, n_classes) + init
-    return FitOutcome(PROBABILITIES[contender.probability](loss, raw), kept, seconds)
+    return FitOutcome(raw, loss, kept, seconds)
 
 
 _FITTERS = {"xgboost": _fit_xgboost, "lightgbm": _fit_lightgbm}
@@ -183,7 +202,7 @@ _FITTERS = {"xgboost": _fit_xgboost, "lightgbm": _fit_lightgbm}
 def fit_contender(booster: str, contender: Contender, X: np.ndarray, y: np.ndarray, rows, n_classes: int,
                   settings: dict) -> FitOutcome:
     """Train ``contender`` with ``booster`` on ``rows.fit``, early-stop on ``rows.valid``, and return
-    the probabilities of ``rows.test``. ``settings``: rounds, early_stopping, learning_rate, seed,
+    the margins of ``rows.test`` (``outcome.probability(kind)`` turns them into probabilities). ``settings``: rounds, early_stopping, learning_rate, seed,
     n_threads, device (and lightgbm_device for a GPU)."""
     with _KernelThreads(rows.fit.size * n_classes, settings["n_threads"]):
         return _FITTERS[booster](contender, X, y, rows, n_classes, settings)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .fit import BOOSTER_TITLES
 
-__all__ = ["format_report", "save_figure", "save_json"]
+__all__ = ["build_figure", "format_report", "save_figure", "save_json"]
 
 VERDICT_COLORS = {"better": "tab:green", "worse": "tab:red", "no detectable difference": "tab:gray"}
 
@@ -100,9 +100,25 @@ def save_json(result: Dict[str, object], path) -> Path:
     return path
 
 
+def _reliability_contenders(result: Dict[str, object]) -> list:
+    """The curves worth overlaying: the baseline and every focal contender (both probability kinds)."""
+    config = result["config"]
+    return [c["name"] for c in config["contenders"]
+            if c["name"] == config["baseline"] or c["objective"] == "focal"]
+
+
 def save_figure(result: Dict[str, object], path) -> Path:
-    """PNG: per booster (rows) and metric (columns), each contender's mean difference to the baseline
-    with its 95% interval, coloured by verdict, and the line of no difference.
+    """Write :func:`build_figure` as a PNG."""
+    path = Path(path)
+    build_figure(result).savefig(path, dpi=100)
+    return path
+
+
+def build_figure(result: Dict[str, object]):
+    """A matplotlib Figure: per booster (rows) and metric (columns), each contender's mean difference
+    to the baseline with its 95% interval, coloured by verdict, and the line of no difference; in the
+    last column the top-label reliability diagram of the baseline and the focal contenders (softmax and posterior
+    probabilities), pooled over all test folds.
 
     matplotlib is imported here only, and its Agg canvas is used directly, so no global backend is
     switched and no display is needed.
@@ -115,9 +131,12 @@ def save_figure(result: Dict[str, object], path) -> Path:
     keys = [m["key"] for m in result["metrics"]]
     boosters = config["boosters"]
     names = [c["name"] for c in config["contenders"]][1:]
-    figure = Figure(figsize=(4.2 * len(keys), 0.9 + (0.45 * len(names) + 1.0) * len(boosters)), layout="constrained")
+    curve_names = _reliability_contenders(result)
+    height = max(0.9 + (0.45 * len(names) + 1.0) * len(boosters), 0.9 + 3.6 * len(boosters))
+    figure = Figure(figsize=(3.3 * len(keys) + 4.6, height), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(len(boosters), len(keys), squeeze=False, sharey=True)
+    axes = figure.subplots(len(boosters), len(keys) + 1, squeeze=False,
+                           width_ratios=[1.0] * len(keys) + [1.35])
     for row, booster in enumerate(boosters):
         for column, key in enumerate(keys):
             ax = axes[row][column]
@@ -129,17 +148,37 @@ def save_figure(result: Dict[str, object], path) -> Path:
                 ax.errorbar(record["difference"], position, xerr=error, fmt="o", capsize=4,
                             color=VERDICT_COLORS[record["verdict"]])
             ax.axvline(0.0, color="black", linewidth=0.8)
-            ax.set_yticks(range(len(names)), names, fontsize=8)
+            ax.set_yticks(range(len(names)), names if column == 0 else [], fontsize=8)
             ax.set_ylim(len(names) - 0.5, -0.5)
             better = "higher" if records[names[0]]["higher_is_better"] else "lower"
-            ax.set_title(f"{BOOSTER_TITLES[booster]}: {labels[key]} ({better} is better)", fontsize=9)
+            ax.set_title(f"{BOOSTER_TITLES[booster]}: {labels[key]}\n({better} is better)", fontsize=9)
             ax.set_xlabel(f"difference to {config['baseline']}", fontsize=8)
+            ax.tick_params(axis="x", labelsize=7)
             ax.grid(axis="x", alpha=0.3)
+        ax = axes[row][len(keys)]
+        ax.plot([0, 1], [0, 1], color="black", linewidth=0.8, linestyle=":", label="perfect calibration")
+        curves = {c["contender"]: c for c in result.get("reliability", []) if c["booster"] == booster}
+        for name in curve_names:
+            curve = curves.get(name)
+            if curve is None:
+                continue
+            points = [(conf, acc) for conf, acc in zip(curve["confidence"], curve["accuracy"])
+                      if _finite(conf) and _finite(acc)]
+            if points:
+                ax.plot(*zip(*points), marker="o", markersize=3, linewidth=1.2,
+                        linestyle="--" if curve["probability"] == "posterior" else "-", label=name)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_title(f"{BOOSTER_TITLES[booster]}: reliability (top label,\npooled over the test folds)", fontsize=9)
+        ax.set_xlabel("mean confidence (bin)", fontsize=8)
+        ax.set_ylabel("accuracy", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(alpha=0.3)
     figure.suptitle(
         f"{result['data']['name']}: mean difference to {config['baseline']} over "
         f"{config['cv']}x{config['repeats']} CV folds, 95% corrected resampled t interval "
         "(green better, red worse, grey no detectable difference)", fontsize=10
     )
-    path = Path(path)
-    figure.savefig(path, dpi=100)
-    return path
+    return figure

@@ -8,11 +8,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..calibration import reliability_curve
 from ..loss import FocalLoss
 from . import fit as fitting
 from .data import _name_list
 from .errors import DataError
-from .evaluate import CONFIDENCE, METRICS, fold_scores, summarize, verdict_line
+from .evaluate import CALIBRATION_BINS, CONFIDENCE, METRICS, fold_scores, pooled_reliability, summarize, verdict_line
 from .fit import BOOSTERS, Contender, standard_contenders
 from .folds import check_fold_sizes, fold_rows, repeated_stratified_folds
 
@@ -36,7 +37,11 @@ def method_text(config: Dict[str, object], data: Dict[str, object]) -> str:
         f"{data['n_test']:.0f}/{data['n_train']:.0f}) s^2, Student's t with {total - 1} df). A verdict "
         "is 'better' or 'worse' only where the whole interval lies on one side of 0 (for log loss, "
         "lower is better); otherwise 'no detectable difference', which is not evidence of no "
-        "difference. Each interval stands alone (no correction for the number of settings). Minority recall is the recall of the class with the fewest rows."
+        "difference. Each interval stands alone (no correction for the number of settings). Minority recall is the recall of the class with the fewest rows. "
+        f"Brier: mean squared distance of the probabilities to the one-hot label; ECE: top-label expected "
+        f"calibration error ({CALIBRATION_BINS} equal-width bins). A focal setting is scored twice from the "
+        "same model: its softmax probabilities, and '(posterior)', the posterior correction "
+        "(FocalLoss.posterior_proba), whose argmax can differ with alpha."
     )
 
 
@@ -96,8 +101,10 @@ def compare(
     dict, JSON-ready: ``summary`` (one record per booster, contender and metric: means, the mean
     difference to the baseline, its 95% interval and verdict; ``pandas.DataFrame(result["summary"])``
     is the table), ``fits`` (one record per booster, contender, repeat and fold with every score),
-    ``verdicts`` (one line per booster and contender), ``folds`` (the fold of every row per repeat),
-    ``config``, ``data``, ``method`` and ``environment``.
+    ``verdicts`` (one line per booster and contender), ``reliability`` (per booster and contender the
+    top-label reliability curve pooled over all test folds), ``folds`` (the fold of every row per
+    repeat), ``config``, ``data``, ``method`` and ``environment``. Contenders that share a model
+    (a focal setting and its "(posterior)") are trained once per fold.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -166,40 +173,64 @@ def compare(
         settings["lightgbm_device"] = devices_used["lightgbm"]
     minority = int(np.argmin(counts))
 
+    # Contenders that differ only in their probability kind share one trained model per fold (a
+    # repeated identical contender is trained again: a check of determinism, not a shortcut).
+    models: List[Contender] = []
+    model_of: Dict[str, Contender] = {}
+    for contender in contenders:
+        model = next((m for m in models if m.same_model(contender) and contender.probability not in
+                      {c.probability for c in contenders if model_of.get(c.name) is m}), None)
+        if model is None:
+            models.append(contender)
+            model = contender
+        model_of[contender.name] = model
+
     fits: List[dict] = []
-    n_fits, done, started = len(boosters) * len(contenders) * len(folds), 0, time.perf_counter()
+    curves: Dict[tuple, list] = {}
+    n_fits, done, started = len(boosters) * len(models) * len(folds), 0, time.perf_counter()
     if progress is not None:
-        progress(f"{n_fits} fits: {len(boosters)} booster(s) x {len(contenders)} contenders x {len(folds)} folds "
+        progress(f"{n_fits} fits: {len(boosters)} booster(s) x {len(models)} models x {len(folds)} folds "
                  f"({cv}-fold stratified cross-validation, {repeats} repeat(s))")
     for booster in boosters:
         focal = next((c for c in contenders if c.loss is not None), None)
         if focal is not None:
             fitting.warm_up(booster, focal, n_classes, settings)
         for rows in folds:
-            for contender in contenders:
-                outcome = fitting.fit_contender(booster, contender, X, y, rows, n_classes, settings)
-                scores = fold_scores(y[rows.test], outcome.probability, n_classes, minority)
-                fits.append({
-                    "booster": booster,
-                    "contender": contender.name,
-                    "repeat": rows.repeat,
-                    "fold": rows.fold,
-                    "n_train": rows.n_train,
-                    "n_fit": int(rows.fit.size),
-                    "n_valid": int(rows.valid.size),
-                    "n_test": int(rows.test.size),
-                    "rounds": outcome.rounds,
-                    "train_time_s": outcome.seconds,
-                    **scores,
-                })
+            for model in models:
+                outcome = fitting.fit_contender(booster, model, X, y, rows, n_classes, settings)
+                for contender in (c for c in contenders if model_of[c.name] is model):
+                    probability = outcome.probability(contender.probability)
+                    scores = fold_scores(y[rows.test], probability, n_classes, minority)
+                    curves.setdefault((booster, contender.name), []).append(
+                        reliability_curve(y[rows.test], probability, n_bins=CALIBRATION_BINS))
+                    fits.append({
+                        "booster": booster,
+                        "contender": contender.name,
+                        "model": model.name,
+                        "probability": contender.probability,
+                        "repeat": rows.repeat,
+                        "fold": rows.fold,
+                        "n_train": rows.n_train,
+                        "n_fit": int(rows.fit.size),
+                        "n_valid": int(rows.valid.size),
+                        "n_test": int(rows.test.size),
+                        "rounds": outcome.rounds,
+                        "train_time_s": outcome.seconds,
+                        **scores,
+                    })
                 done += 1
                 if progress is not None:
                     elapsed = time.perf_counter() - started
                     progress(
-                        f"fit {done}/{n_fits} {booster} {contender.name} (repeat {rows.repeat + 1}, fold "
+                        f"fit {done}/{n_fits} {booster} {model.name} (repeat {rows.repeat + 1}, fold "
                         f"{rows.fold + 1}): {outcome.rounds} rounds, {outcome.seconds:.2f} s; "
                         f"ETA {elapsed / done * (n_fits - done):.0f} s"
                     )
+    reliability = [
+        {"booster": booster, "contender": name, "probability": contender.probability,
+         **pooled_reliability(curves[(booster, name)])}
+        for booster in boosters for name, contender in zip(names, contenders)
+    ]
 
     summary = summarize(fits, names[0], names, list(boosters))
     minority_label = f"recall {class_names[minority]}"
@@ -221,6 +252,7 @@ def compare(
                 "alpha": fitting.alpha_label(c.loss.alpha if c.loss is not None else c.class_weight),
                 "hessian": None if c.loss is None else c.loss.hessian,
                 "probability": c.probability,
+                "model": model_of[c.name].name,
             }
             for c in contenders
         ],
@@ -258,6 +290,7 @@ def compare(
         "verdicts": verdicts,
         "summary": summary,
         "fits": fits,
+        "reliability": reliability,
         "folds": {"fold_of_row": assignment.tolist()},
         "environment": {
             "boostfocal": __version__,
