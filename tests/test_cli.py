@@ -116,6 +116,7 @@ def test_string_labels_alpha_balanced_and_numeric_text(tmp_path, capsys):
                               "--alpha", "balanced", "--booster", "lightgbm", "--rounds", "4",
                               "--no-plot", "--out", str(tmp_path / "out"))
     assert code == 0, err
+    assert "[LightGBM]" not in out + err  # no booster chatter (LightGBM < 4.5 printed some)
     result = json.loads((tmp_path / "out" / "compare.json").read_text())
     assert result["data"]["class_names"] == ["cat", "dog", "emu"]
     assert result["data"]["n_features"] == 3
