@@ -1,6 +1,7 @@
 """FocalXGBClassifier and FocalLGBMClassifier: scikit-learn conformance, labels, initial score,
 balanced alpha from the training data only, equivalence with the low-level APIs, errors."""
 
+import inspect
 import pickle
 
 import numpy as np
@@ -60,12 +61,34 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks(
-    [FocalXGBClassifier(n_estimators=5, n_jobs=1), FocalLGBMClassifier(n_estimators=5, n_jobs=1)],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_scikit_learn_estimator_checks(estimator, check):
-    check(estimator)
+_CHECKED_ESTIMATORS = [FocalXGBClassifier(n_estimators=5, n_jobs=1),
+                       FocalLGBMClassifier(n_estimators=5, n_jobs=1)]
+
+if "expected_failed_checks" in inspect.signature(parametrize_with_checks).parameters:
+
+    @parametrize_with_checks(_CHECKED_ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+    def test_scikit_learn_estimator_checks(estimator, check):
+        check(estimator)
+
+else:  # scikit-learn < 1.6 has no expected_failed_checks: the same list, applied here
+
+    @parametrize_with_checks(_CHECKED_ESTIMATORS)
+    def test_scikit_learn_estimator_checks(estimator, check):
+        name = getattr(check, "func", check).__name__
+        reason = _expected_failed_checks(estimator).get(name)
+        if isinstance(estimator, FocalLGBMClassifier) and name == "check_classifiers_classes":
+            # scikit-learn < 1.6 also asserts that every class is predicted on the training rows (1.6
+            # dropped that): its binary problem has 20 rows, and LightGBM's min_child_samples=20
+            # allows no split there, so the constant initial score predicts one class.
+            reason = ("scikit-learn < 1.6 wants every class predicted on 20 training rows, where "
+                      "min_child_samples=20 allows no split")
+        if reason is None:
+            check(estimator)
+            return
+        try:
+            check(estimator)
+        except AssertionError:
+            pytest.xfail(reason)
 
 
 # ------------------------------------------------------------------------------ labels, proba
