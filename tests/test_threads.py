@@ -63,6 +63,11 @@ def test_automatic_choice(two_numba_threads):
         assert choice((BOOSTER_PARALLEL_FROM // 7 - 1, 7)) == "serial"
         assert choice((BOOSTER_PARALLEL_FROM // 7 + 1, 7)) == "parallel"
         assert choice((BOOSTER_PARALLEL_FROM - 1,)) == "serial"
+        # A kernel that costs 4 entries' time per entry reaches the pool at a quarter of the rows.
+        costly = RecordingKernel()
+        costly.cost_per_entry = 4
+        assert run_kernel(costly, (BOOSTER_PARALLEL_FROM // 4 + 1,), CHUNK)[0] == "parallel"
+        assert run_kernel(costly, (BOOSTER_PARALLEL_FROM // 4 - 1,), CHUNK)[0] == "serial"
     assert choice((CHUNK + 1, 7)) == "parallel"  # the flag is gone after the block
     numba.set_num_threads(1)  # Numba's own setting is respected
     assert choice((10 * CHUNK, 7)) == "serial"

@@ -182,7 +182,8 @@ def _input_is_valid(y_true, sample_weight, weighted, soft_labels, i):
     return valid & (weight >= 0.0) & (weight < np.inf)
 
 
-@parallel_kernel(fastmath={"contract"})
+# cost_per_entry: one row costs about 4 multiclass entries serially (64 ns vs 16 ns, 200,000 rows).
+@parallel_kernel(cost_per_entry=4, fastmath={"contract"})
 def focal_loss_gradient_hessian(
     y_true,
     raw_prediction,

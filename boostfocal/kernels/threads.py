@@ -31,10 +31,11 @@ import types
 
 import numba
 
-# Inside booster callbacks, inputs of at least this many entries (rows x outputs) use Numba's pool:
-# there one serial kernel call costs more than the pools' wake-up and spin (see the README's Threads
-# paragraph for the measurements).
-BOOSTER_PARALLEL_FROM = 4_000_000
+# Inside booster callbacks, inputs of at least this many entries (rows x outputs, times the kernel's
+# cost_per_entry) use Numba's pool: there one serial kernel call (about 16 ns per multiclass entry on
+# one core, 12 ms at 200,000 x 7) costs more than the pools' wake-up and spin (see the README's
+# Threads paragraph for the measurements).
+BOOSTER_PARALLEL_FROM = 1_000_000
 
 _requested = threading.local()  # .n_threads (kernel_threads), .in_booster (inside_booster)
 _default_threads = None  # set_kernel_threads
@@ -53,12 +54,14 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def parallel_kernel(**options):
+def parallel_kernel(cost_per_entry: int = 1, **options):
     """Decorator: ``numba.njit(cache=True, parallel=True, **options)`` of the function, with the
-    serial compilation of the same function as its ``.serial`` attribute."""
+    serial compilation of the same function as its ``.serial`` attribute. ``cost_per_entry``: its
+    serial time per input entry relative to the multiclass gradient kernel's, for the booster rule."""
 
     def compile_both(function):
         parallel = numba.njit(cache=True, parallel=True, **options)(function)
+        parallel.cost_per_entry = cost_per_entry
         # A copy under another qualified name: Numba's disk cache names its files by that name and
         # keys them by signature only, so the two compilations would otherwise overwrite each other.
         copy = types.FunctionType(function.__code__, function.__globals__, function.__name__,
@@ -141,12 +144,12 @@ class inside_booster:
         return False
 
 
-def _parallel_threads(raw_shape, rows_per_chunk) -> int:
+def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1) -> int:
     """How many threads a call on raw predictions of this shape may use; 1 for the serial kernel."""
     n_rows = raw_shape[0]
     if n_rows <= rows_per_chunk or _pool_inherited:
         return 1
-    n_entries = n_rows * (raw_shape[1] if len(raw_shape) > 1 else 1)
+    n_entries = n_rows * (raw_shape[1] if len(raw_shape) > 1 else 1) * cost_per_entry
     if getattr(_requested, "in_booster", False) and n_entries < BOOSTER_PARALLEL_FROM:
         return 1
     requested = get_kernel_threads()
@@ -158,7 +161,7 @@ def _parallel_threads(raw_shape, rows_per_chunk) -> int:
 def run_kernel(kernel, raw_shape, rows_per_chunk, *args):
     """``kernel(*args)`` (a :func:`parallel_kernel`) on raw predictions of shape ``raw_shape``, by
     the serial or the parallel compilation as the module docstring says."""
-    n_threads = _parallel_threads(raw_shape, rows_per_chunk)
+    n_threads = _parallel_threads(raw_shape, rows_per_chunk, getattr(kernel, "cost_per_entry", 1))
     if n_threads <= 1 or not _parallel_lock.acquire(blocking=False):
         return kernel.serial(*args)
     try:
