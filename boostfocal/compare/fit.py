@@ -18,6 +18,7 @@ from typing import NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
+from ..kernels.threads import kernel_threads
 from ..loss import FocalLoss, balanced_alpha
 from .errors import CompareError
 from .evaluate import PROBABILITIES
@@ -204,7 +205,8 @@ def fit_contender(booster: str, contender: Contender, X: np.ndarray, y: np.ndarr
     """Train ``contender`` with ``booster`` on ``rows.fit``, early-stop on ``rows.valid``, and return
     the margins of ``rows.test`` (``outcome.probability(kind)`` turns them into probabilities). ``settings``: rounds, early_stopping, learning_rate, seed,
     n_threads, device (and lightgbm_device for a GPU)."""
-    with _KernelThreads(rows.fit.size * n_classes, settings["n_threads"]):
+    # At most n_threads for the kernels; the library's own rule keeps small booster callbacks serial.
+    with kernel_threads(settings["n_threads"]):
         return _FITTERS[booster](contender, X, y, rows, n_classes, settings)
 
 
@@ -221,32 +223,6 @@ def warm_up(booster: str, contender: Contender, n_classes: int, settings: dict) 
     half = y.size // 2
     rows = FoldRows(0, 0, np.arange(half), np.arange(half, y.size), np.arange(2))
     _FITTERS[booster](contender, X, y, rows, n_classes, {**settings, "rounds": 2, "n_threads": 1})
-
-
-# Below this many gradient entries (rows x classes) one focal kernel call takes well under a
-# millisecond on one thread, and waking a thread pool costs more than it saves. XGBoost and Numba
-# also bring separate OpenMP runtimes whose idle threads spin, so on a busy machine the pools fight.
-SINGLE_THREAD_KERNEL_BELOW = 200_000
-
-
-class _KernelThreads:
-    """Context manager: Numba threads for the focal kernels while training, restored afterwards."""
-
-    def __init__(self, n_entries: int, n_threads: int) -> None:
-        self.wanted = 1 if n_entries < SINGLE_THREAD_KERNEL_BELOW else n_threads
-        self.previous = None
-
-    def __enter__(self):
-        import numba
-
-        self.previous = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(self.wanted, numba.config.NUMBA_NUM_THREADS)))
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        import numba
-
-        numba.set_num_threads(self.previous)
 
 
 # Training sets smaller than this run on one thread by default: a round then takes milliseconds, and
