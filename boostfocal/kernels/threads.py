@@ -32,8 +32,8 @@ import types
 import numba
 
 # Inside booster callbacks, inputs of at least this many entries (rows x outputs, times the kernel's
-# cost_per_entry) use Numba's pool: there one serial kernel call (about 16 ns per multiclass entry on
-# one core, 12 ms at 200,000 x 7) costs more than the pools' wake-up and spin (see the README's
+# cost_per_entry) use Numba's pool: there one serial kernel call (about 7-11 ns per multiclass entry on
+# one core, 15 ms at 200,000 x 7) costs more than the pools' wake-up and spin (see the README's
 # Threads paragraph for the measurements).
 BOOSTER_PARALLEL_FROM = 1_000_000
 
@@ -54,10 +54,18 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def parallel_kernel(cost_per_entry: int = 1, **options):
-    """Decorator: ``numba.njit(cache=True, parallel=True, **options)`` of the function, with the
-    serial compilation of the same function as its ``.serial`` attribute. ``cost_per_entry``: its
-    serial time per input entry relative to the multiclass gradient kernel's, for the booster rule."""
+def parallel_kernel(cost_per_entry: float = 1.0, **options):
+    """Decorator: ``numba.njit(cache=True, parallel=True, error_model="numpy", **options)`` of the
+    function, with the serial compilation of the same function as its ``.serial`` attribute.
+    ``cost_per_entry``: its serial time per input entry relative to the multiclass gradient kernel's,
+    for the booster rule."""
+
+    # NumPy's error model (x / 0 gives inf or NaN instead of raising ZeroDivisionError) for both:
+    # Numba compiles the body of a prange loop with it anyway (numba/parfors/parfor_lowering.py,
+    # ``flags.error_model = "numpy"``), so the serial compilation computes exactly what the parallel
+    # one does, and without the zero test on every division LLVM vectorizes loops that divide (the
+    # serial binary kernel ran 3.5x slower with Python's model). The kernels never divide by zero.
+    options = {"error_model": "numpy", **options}
 
     def compile_both(function):
         parallel = numba.njit(cache=True, parallel=True, **options)(function)
@@ -144,7 +152,7 @@ class inside_booster:
         return False
 
 
-def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1) -> int:
+def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1.0) -> int:
     """How many threads a call on raw predictions of this shape may use; 1 for the serial kernel."""
     n_rows = raw_shape[0]
     if n_rows <= rows_per_chunk or _pool_inherited:
