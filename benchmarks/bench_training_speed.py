@@ -8,6 +8,14 @@ XGBoost (``hist``, depth 6) and LightGBM (31 leaves), each on three tasks: 7 cla
 The focal contender takes the public route (``obj=loss.xgboost_objective``,
 ``params["objective"] = loss.lightgbm_objective``, starting from ``loss.init_raw_prediction``).
 
+A third contender, ``numpy``, is the floor of that route: a hand-written NumPy objective with the
+built-in objective's own gradient and Hessian (XGBoost's ``multi:softprob`` / ``binary:logistic``,
+LightGBM's ``multiclass`` / ``binary``), started from the log class priors as the built-ins start,
+so it grows (nearly) the built-in's trees. What it costs beyond the built-in is what any Python
+objective costs: the booster's round trip through Python (margins copied out, gradients copied in,
+its thread pool idle meanwhile) plus a few NumPy passes; focal / numpy is then what the focal loss
+itself adds. Leaves per round are recorded for each contender, since tree size moves the time too.
+
 Thread settings:
 
 * ``default``: nothing set anywhere (no ``nthread`` / ``num_threads``, Numba untouched), what a user
@@ -52,6 +60,44 @@ def rounds_for(n_rows: int) -> int:
     return ROUNDS.get(n_rows, int(min(100, max(2, 2e6 // n_rows))))
 
 
+def log_priors(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """log class frequencies (K,), or the log-odds for two classes: where the built-ins start."""
+    priors = np.bincount(y, minlength=n_classes) / y.size
+    if n_classes == 2:
+        return np.log(priors[1] / priors[0])
+    return np.log(np.maximum(priors, 1e-12))
+
+
+def softmax_rows(margins: np.ndarray) -> np.ndarray:
+    shifted = np.exp(margins - margins.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def numpy_xgboost_objective(predt: np.ndarray, dtrain):
+    """XGBoost's own softprob / logistic gradient in NumPy (its Hessian floor 1e-16 included)."""
+    labels = dtrain.get_label()
+    if predt.ndim == 1:
+        p = 1.0 / (1.0 + np.exp(-predt))
+        return p - labels, np.maximum(p * (1.0 - p), 1e-16)
+    p = softmax_rows(predt)
+    gradient = p.copy()
+    gradient[np.arange(labels.size), labels.astype(np.int64)] -= 1.0
+    return gradient, np.maximum(2.0 * p * (1.0 - p), 1e-16)
+
+
+def numpy_lightgbm_objective(preds: np.ndarray, train_data):
+    """LightGBM's own multiclass / binary gradient in NumPy (multiclass Hessian K/(K-1) p(1-p))."""
+    labels = train_data.get_label()
+    if preds.ndim == 1:
+        p = 1.0 / (1.0 + np.exp(-preds))
+        return p - labels, p * (1.0 - p)
+    p = softmax_rows(preds)
+    gradient = p.copy()
+    gradient[np.arange(labels.size), labels.astype(np.int64)] -= 1.0
+    n_classes = preds.shape[1]
+    return gradient, n_classes / (n_classes - 1.0) * p * (1.0 - p)
+
+
 def synthetic(n_rows: int, n_classes: int, seed: int = 0):
     """float32 features; labels from a noisy linear model with geometric class priors, so that trees
     have something to learn (binary: about 38 % positives)."""
@@ -65,7 +111,7 @@ def synthetic(n_rows: int, n_classes: int, seed: int = 0):
 
 
 class XGBoostRun:
-    """One XGBoost data set, trained with the built-in or the focal objective."""
+    """One XGBoost data set, trained with the built-in, the focal or the NumPy objective."""
 
     def __init__(self, X, y, n_classes, loss, device):
         import xgboost as xgb
@@ -78,21 +124,29 @@ class XGBoostRun:
             self.params["num_class"] = n_classes
             self.builtin = "multi:softprob"
             base_score = loss.init_raw_prediction(y, n_classes=n_classes).tolist()
+            prior_score = log_priors(y, n_classes).tolist()
         else:
             self.builtin = "binary:logistic"
             base_score = loss.init_raw_prediction(y)
+            prior_score = float(log_priors(y, 2))
         self.focal_params = {**self.params, "base_score": base_score, "disable_default_eval_metric": 1}
+        self.numpy_params = {**self.params, "base_score": prior_score, "disable_default_eval_metric": 1}
 
-    def train(self, contender: str, rounds: int, threads: Optional[int]) -> None:
+    def train(self, contender: str, rounds: int, threads: Optional[int]):
         extra = {} if threads is None else {"nthread": threads}
         if contender == "builtin":
-            self.xgb.train({**self.params, **extra, "objective": self.builtin}, self.dtrain, rounds)
-        else:
-            self.xgb.train({**self.focal_params, **extra}, self.dtrain, rounds, obj=self.loss.xgboost_objective)
+            return self.xgb.train({**self.params, **extra, "objective": self.builtin}, self.dtrain, rounds)
+        if contender == "numpy":
+            return self.xgb.train({**self.numpy_params, **extra}, self.dtrain, rounds, obj=numpy_xgboost_objective)
+        return self.xgb.train({**self.focal_params, **extra}, self.dtrain, rounds, obj=self.loss.xgboost_objective)
+
+    @staticmethod
+    def leaves(booster) -> int:
+        return sum(tree.count("leaf=") for tree in booster.get_dump())
 
 
 class LightGBMRun:
-    """One LightGBM data set (binned once, outside the timings), built-in or focal objective."""
+    """One LightGBM data set (binned once, outside the timings): built-in, focal or NumPy objective."""
 
     def __init__(self, X, y, n_classes, loss, device):
         import lightgbm as lgb
@@ -105,25 +159,35 @@ class LightGBMRun:
             self.params["num_class"] = n_classes
             self.builtin = "multiclass"
             init = np.tile(loss.init_raw_prediction(y, n_classes=n_classes), (y.size, 1))
+            prior = np.tile(log_priors(y, n_classes), (y.size, 1))
         else:
             self.builtin = "binary"
             init = np.full(y.size, loss.init_raw_prediction(y))
+            prior = np.full(y.size, log_priors(y, 2))
         dataset_params = {"max_bin": 255, "verbosity": -1}
         self.plain = lgb.Dataset(X, label=y, params=dataset_params, free_raw_data=False).construct()
         self.with_init = lgb.Dataset(X, label=y, init_score=init, params=dataset_params,
                                      free_raw_data=False).construct()
+        self.with_prior = lgb.Dataset(X, label=y, init_score=prior, params=dataset_params,
+                                      free_raw_data=False).construct()
 
-    def train(self, contender: str, rounds: int, threads: Optional[int]) -> None:
+    def train(self, contender: str, rounds: int, threads: Optional[int]):
         extra = {} if threads is None else {"num_threads": threads}
         if contender == "builtin":
-            self.lgb.train({**self.params, **extra, "objective": self.builtin}, self.plain, rounds)
-        else:
-            self.lgb.train({**self.params, **extra, "objective": self.loss.lightgbm_objective},
-                           self.with_init, rounds)
+            return self.lgb.train({**self.params, **extra, "objective": self.builtin}, self.plain, rounds)
+        if contender == "numpy":
+            return self.lgb.train({**self.params, **extra, "objective": numpy_lightgbm_objective},
+                                  self.with_prior, rounds)
+        return self.lgb.train({**self.params, **extra, "objective": self.loss.lightgbm_objective},
+                              self.with_init, rounds)
+
+    @staticmethod
+    def leaves(booster) -> int:
+        return sum(tree["num_leaves"] for tree in booster.dump_model()["tree_info"])
 
 
 RUNS = {"xgboost": XGBoostRun, "lightgbm": LightGBMRun}
-CONTENDERS = ("builtin", "focal")
+CONTENDERS = ("builtin", "focal", "numpy")
 
 
 class numba_threads:
@@ -147,27 +211,37 @@ class numba_threads:
 
 
 def time_pair(run, rounds: int, repeats: int, threads: Optional[int]) -> dict:
-    """Interleaved timings of the built-in and the focal objective at one thread setting."""
+    """Interleaved timings of the built-in, the focal and the NumPy objective at one thread setting."""
     clock_name = "wall" if threads is None else "cpu"
     walls: Dict[str, List[float]] = {c: [] for c in CONTENDERS}
     cpus: Dict[str, List[float]] = {c: [] for c in CONTENDERS}
+    leaves: Dict[str, float] = {}
     with numba_threads(threads):
         for contender in CONTENDERS:  # warm-up: compilation, caches, thread pools
             run.train(contender, min(rounds, 2), threads)
         for repeat in range(repeats):
-            for contender in (CONTENDERS if repeat % 2 == 0 else CONTENDERS[::-1]):
+            # Each contender in each position in turn: builtin-focal-numpy, focal-numpy-builtin, ...
+            shift = repeat % len(CONTENDERS)
+            for contender in CONTENDERS[shift:] + CONTENDERS[:shift]:
                 wall, cpu = time.perf_counter(), time.process_time()
-                run.train(contender, rounds, threads)
+                booster = run.train(contender, rounds, threads)
                 walls[contender].append(time.perf_counter() - wall)
                 cpus[contender].append(time.process_time() - cpu)
+                if repeat == repeats - 1:
+                    leaves[contender] = run.leaves(booster) / rounds
+                del booster
     times = walls if clock_name == "wall" else cpus
-    builtin, focal = np.array(times["builtin"]), np.array(times["focal"])
+    builtin, focal, floor = (np.array(times[c]) for c in CONTENDERS)
     return {
         "clock": clock_name,
         "builtin_s": common.median_and_spread(builtin),
         "focal_s": common.median_and_spread(focal),
+        "numpy_s": common.median_and_spread(floor),
         "ratio": float(np.median(focal) / np.median(builtin)),
         "ratio_paired": float(np.median(focal / builtin)),
+        "ratio_numpy": float(np.median(floor) / np.median(builtin)),
+        "ratio_focal_numpy": float(np.median(focal) / np.median(floor)),
+        "leaves_per_round": leaves,
         "raw_wall_s": walls,
         "raw_cpu_s": cpus,
     }
@@ -198,7 +272,8 @@ def run_all(args) -> List[dict]:
                     print(f"[{time.perf_counter() - start:7.1f}s] {booster:8s} {task:12s} {n_rows:>9,} rows "
                           f"threads={setting:7s} built-in {entry['builtin_s']['median']:.3f}s focal "
                           f"{entry['focal_s']['median']:.3f}s ratio {entry['ratio']:.3f} "
-                          f"(paired {entry['ratio_paired']:.3f})", file=sys.stderr, flush=True)
+                          f"(paired {entry['ratio_paired']:.3f}; numpy / built-in {entry['ratio_numpy']:.3f}, "
+                          f"focal / numpy {entry['ratio_focal_numpy']:.3f})", file=sys.stderr, flush=True)
                 del run
     return results
 
@@ -214,14 +289,23 @@ def render_markdown(payload: dict) -> str:
         f"{N_FEATURES} float32 features, gamma = {GAMMA}. Default threads: nothing set, wall clock; "
         "1 thread: nthread / num_threads = 1 and 1 Numba thread, process CPU time. Medians of interleaved "
         "repeats after a warm-up; ratio = median focal / median built-in (paired: median of the per-repeat "
-        "ratios).", "",
+        "ratios). NumPy obj: a hand-written NumPy objective with the built-in's own gradient and Hessian "
+        "through the same custom-objective route as focal, the floor of that route.", "",
     ]
     header = ["booster", "task", "rows", "rounds x repeats", "threads", "built-in s", "focal s",
-              "focal / built-in", "paired"]
+              "focal / built-in", "paired", "NumPy obj / built-in", "focal / NumPy obj",
+              "leaves per round (built-in, focal, NumPy)"]
+
+    def leaves(r):
+        counts = r.get("leaves_per_round", {})
+        return ", ".join(f"{counts[c]:.0f}" for c in CONTENDERS if c in counts) or "-"
+
     table = [[r["booster"], r["task"], f"{r['n_rows']:,}", f"{r['rounds']} x {r['repeats']}", r["threads"],
               f"{r['builtin_s']['median']:.3f}", f"{r['focal_s']['median']:.3f}", f"**{r['ratio']:.3f}**",
-              f"{r['ratio_paired']:.3f}"] for r in payload["rows"]]
-    lines.append(common.markdown_table(header, table, "lllllrrrr"))
+              f"{r['ratio_paired']:.3f}", f"{r['ratio_numpy']:.3f}" if "ratio_numpy" in r else "-",
+              f"{r['ratio_focal_numpy']:.3f}" if "ratio_focal_numpy" in r else "-", leaves(r)]
+             for r in payload["rows"]]
+    lines.append(common.markdown_table(header, table, "lllllrrrrrrr"))
     return "\n".join(lines)
 
 

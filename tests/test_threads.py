@@ -73,6 +73,58 @@ def test_automatic_choice(two_numba_threads):
     assert choice((10 * CHUNK, 7)) == "serial"
 
 
+
+def test_booster_on_numbas_openmp_runtime_gets_the_ordinary_rules(two_numba_threads, monkeypatch):
+    """One OpenMP pool, nothing to fight over: small callbacks of such a booster may use the pool."""
+    monkeypatch.setitem(threads._shared_runtimes, "/shared/lib.so", True)
+    monkeypatch.setitem(threads._shared_runtimes, "/own/lib.so", False)
+    small = (BOOSTER_PARALLEL_FROM // 7 - 1, 7)
+    with inside_booster("/shared/lib.so"):
+        assert choice(small) == "parallel"
+        assert choice((CHUNK, 7)) == "serial"  # one chunk: still nothing to split
+        with kernel_threads(1):
+            assert choice(small) == "serial"
+    for other in (inside_booster("/own/lib.so"), inside_booster()):
+        with other:
+            assert choice(small) == "serial"
+            assert choice((BOOSTER_PARALLEL_FROM // 7 + 1, 7)) == "parallel"
+
+
+def test_elf_dynamic_names(tmp_path):
+    from numba.np.ufunc import parallel
+
+    parallel._launch_threads()
+    if not sys.platform.startswith("linux") or numba.threading_layer() != "omp":
+        pytest.skip("Linux with Numba's omp layer")
+    from numba.np.ufunc import omppool
+
+    needed, soname = threads.elf_dynamic_names(omppool.__file__)
+    assert "libc.so.6" in needed and any(name.startswith("libgomp") for name in needed)
+    runtime = threads._openmp_runtime_of(omppool.__file__, threads._mapped_openmp_runtimes())
+    assert runtime is not None and os.path.basename(runtime).startswith("libgomp")
+    assert threads.elf_dynamic_names(runtime)[1].startswith("libgomp")  # its soname
+    not_elf = tmp_path / "lib.so"
+    not_elf.write_bytes(b"\x7fELF\x02\x01" + b"\0" * 10)  # truncated
+    assert threads.elf_dynamic_names(str(not_elf)) == (set(), None)
+    assert threads.elf_dynamic_names(str(tmp_path / "missing.so")) == (set(), None)
+
+
+def test_which_boosters_share_numbas_openmp_runtime():
+    """On Linux with pip wheels: LightGBM links the system libgomp, as Numba's omp layer does;
+    XGBoost brings a renamed copy of its own (a second pool)."""
+    lightgbm_basic = pytest.importorskip("lightgbm.basic")
+    xgboost_core = pytest.importorskip("xgboost.core")
+    from numba.np.ufunc import parallel
+
+    parallel._launch_threads()
+    if not sys.platform.startswith("linux") or numba.threading_layer() != "omp":
+        pytest.skip("Linux with Numba's omp layer")
+    xgboost_needs = threads.elf_dynamic_names(xgboost_core._LIB._name)[0]
+    if any(name.startswith("libgomp-") for name in xgboost_needs):
+        assert not threads.shares_numbas_openmp(xgboost_core._LIB._name)
+    if "libgomp.so.1" in threads.elf_dynamic_names(lightgbm_basic._LIB._name)[0]:
+        assert threads.shares_numbas_openmp(lightgbm_basic._LIB._name)
+
 def test_explicit_thread_counts(two_numba_threads):
     with kernel_threads(1):
         assert choice((10 * CHUNK, 7)) == "serial"

@@ -8,10 +8,22 @@ starts from zero scores unless the Dataset has an ``init_score`` (see :mod:`.ini
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..kernels.threads import inside_booster
 from .sklearn_objective import check_booster_margins
+
+
+@functools.lru_cache(maxsize=None)
+def library_path():
+    """Path of LightGBM's shared library (None if this LightGBM does not say), for the kernels'
+    thread rule: on Linux it runs on the system's libgomp, the same pool as Numba's ``omp`` layer,
+    so its callbacks may use Numba's threads (:class:`~boostfocal.kernels.threads.inside_booster`)."""
+    import lightgbm.basic
+
+    return getattr(getattr(lightgbm.basic, "_LIB", None), "_name", None)
 
 
 def labels_and_weights(dataset):
@@ -24,7 +36,7 @@ def objective(loss, preds, train_data):
     """(gradient, hessian) of the raw scores, float32 in Fortran order."""
     labels, weights = labels_and_weights(train_data)
     check_booster_margins(loss, labels, preds, source="LightGBM", training=True)
-    with inside_booster():
+    with inside_booster(library_path()):
         return loss.gradient_hessian(labels, preds, weights, order="F", dtype=np.float32)
 
 
@@ -32,7 +44,7 @@ def metric(loss, preds, eval_data):
     """("focal_loss", weighted mean focal loss of the raw scores, False)."""
     labels, weights = labels_and_weights(eval_data)
     check_booster_margins(loss, labels, preds, source="LightGBM", training=False)
-    with inside_booster():
+    with inside_booster(library_path()):
         return "focal_loss", loss.mean_loss(labels, preds, weights), False
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import operator
 import os
+import struct
+import sys
 import threading
 import types
 
@@ -140,16 +142,121 @@ class kernel_threads:
 
 class inside_booster:
     """Context manager for the adapters: the kernels called in this Python thread serve a booster
-    callback, so that the automatic setting keeps small inputs off Numba's pool."""
+    callback, so that the automatic setting keeps small inputs off Numba's pool.
+
+    ``booster_library``: path of the booster's shared library, where the adapter knows it. When
+    that library runs its threads on the very OpenMP runtime of Numba's ``omp`` layer
+    (:func:`shares_numbas_openmp`; LightGBM's Linux wheels do), there is one thread pool and
+    nothing to fight over, so the kernels follow the ordinary rules instead. XGBoost's wheels bring
+    their own renamed libgomp, a second pool.
+    """
+
+    def __init__(self, booster_library=None):
+        self.booster_library = booster_library
 
     def __enter__(self):
-        self.previous = getattr(_requested, "in_booster", False)
-        _requested.in_booster = True
+        self.previous = (getattr(_requested, "in_booster", False), getattr(_requested, "booster_library", None))
+        _requested.in_booster, _requested.booster_library = True, self.booster_library
         return self
 
     def __exit__(self, *exc_info):
-        _requested.in_booster = self.previous
+        _requested.in_booster, _requested.booster_library = self.previous
         return False
+
+
+# OpenMP runtimes by file name prefix. A vendored copy keeps the prefix but is renamed (XGBoost's
+# wheel needs libgomp-e985bcbb.so.1.0.0), and so is a runtime of its own.
+_OPENMP_PREFIXES = ("libgomp", "libomp", "libiomp")
+_shared_runtimes = {}  # booster library path -> shares_numbas_openmp's answer
+
+
+def elf_dynamic_names(path):
+    """(DT_NEEDED names, DT_SONAME or None) of a 64-bit little-endian ELF shared library: the
+    libraries the loader maps with it, and the name it is known by. ``(set(), None)`` for anything
+    else or on a read error."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+        if data[:6] != b"\x7fELF\x02\x01":  # magic, 64-bit, little-endian
+            return set(), None
+        phoff, = struct.unpack_from("<Q", data, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+        loads, dynamic = [], None
+        for i in range(phnum):
+            p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+            if p_type == 1:  # PT_LOAD: maps file offsets to addresses
+                loads.append((p_vaddr, p_offset, p_filesz))
+            elif p_type == 2:  # PT_DYNAMIC
+                dynamic = (p_offset, p_filesz)
+        if dynamic is None:
+            return set(), None
+        entries = []
+        for offset in range(dynamic[0], dynamic[0] + dynamic[1], 16):
+            tag, value = struct.unpack_from("<qQ", data, offset)
+            if tag == 0:  # DT_NULL ends the table
+                break
+            entries.append((tag, value))
+        # DT_STRTAB (5) is an address; DT_NEEDED (1) and DT_SONAME (14) are offsets into it.
+        strtab = next(value for tag, value in entries if tag == 5)
+        base = next(offset + strtab - vaddr for vaddr, offset, size in loads if vaddr <= strtab < vaddr + size)
+
+        def name(value):
+            return data[base + value:data.index(b"\0", base + value)].decode()
+
+        needed = {name(value) for tag, value in entries if tag == 1}
+        sonames = [name(value) for tag, value in entries if tag == 14]
+        return needed, (sonames[0] if sonames else None)
+    except (OSError, struct.error, StopIteration, ValueError, UnicodeDecodeError):
+        return set(), None
+
+
+def _mapped_openmp_runtimes():
+    """{real path: soname} of the OpenMP runtimes mapped into this process (from /proc/self/maps)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6}
+    except OSError:
+        return {}
+    return {path: elf_dynamic_names(path)[1] for path in paths
+            if os.path.basename(path).startswith(_OPENMP_PREFIXES) and os.path.isfile(path)}
+
+
+def _openmp_runtime_of(library, runtimes):
+    """The mapped runtime (real path) that ``library``'s OpenMP dependency resolved to, or None when
+    it has none or the answer is not unique. The loader reuses a mapped library whose file name or
+    soname equals the name needed."""
+    wanted = {name for name in elf_dynamic_names(library)[0] if name.startswith(_OPENMP_PREFIXES)}
+    matches = {path for path, soname in runtimes.items()
+               if os.path.basename(path) in wanted or soname in wanted}
+    return matches.pop() if len(matches) == 1 else None
+
+
+def shares_numbas_openmp(booster_library) -> bool:
+    """Whether the shared library at ``booster_library`` and Numba's kernels run on one OpenMP
+    runtime, and so on one thread pool: Numba's threading layer is ``omp`` and the OpenMP library
+    its pool extension needs is the very file mapped for the booster's.
+
+    Starts Numba's pool if it has not started yet (its threading layer is chosen then), and is
+    cached per library. Linux only; False elsewhere and whenever the answer is not clear.
+    """
+    known = _shared_runtimes.get(booster_library)
+    if known is not None:
+        return known
+    shared = False
+    if not sys.platform.startswith("linux"):
+        _shared_runtimes[booster_library] = shared
+        return shared
+    from numba.np.ufunc import parallel
+
+    parallel._launch_threads()  # idempotent; what every parallel kernel's first call does
+    if numba.threading_layer() == "omp":
+        from numba.np.ufunc import omppool
+
+        runtimes = _mapped_openmp_runtimes()
+        numbas = _openmp_runtime_of(omppool.__file__, runtimes)
+        shared = numbas is not None and numbas == _openmp_runtime_of(booster_library, runtimes)
+    _shared_runtimes[booster_library] = shared
+    return shared
 
 
 def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1.0) -> int:
@@ -157,13 +264,17 @@ def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1.0) -> int:
     n_rows = raw_shape[0]
     if n_rows <= rows_per_chunk or _pool_inherited:
         return 1
+    requested = get_kernel_threads()
+    n_threads = numba.get_num_threads() if requested is None else min(requested, numba.config.NUMBA_NUM_THREADS)
+    if n_threads <= 1:
+        return 1
     n_entries = n_rows * (raw_shape[1] if len(raw_shape) > 1 else 1) * cost_per_entry
     if getattr(_requested, "in_booster", False) and n_entries < BOOSTER_PARALLEL_FROM:
-        return 1
-    requested = get_kernel_threads()
-    if requested is None:
-        return numba.get_num_threads()
-    return min(requested, numba.config.NUMBA_NUM_THREADS)
+        # Asked last: it may start Numba's pool to learn its OpenMP runtime.
+        library = getattr(_requested, "booster_library", None)
+        if library is None or not shares_numbas_openmp(library):
+            return 1
+    return n_threads
 
 
 def run_kernel(kernel, raw_shape, rows_per_chunk, *args):
