@@ -8,7 +8,8 @@
 #     bash benchmarks/device/run_gpu_issue11.sh
 # Elsewhere (a GPU box with network): pip install ".[test]" cupy-cuda12x (or -cuda13x), then
 # SKIP_INSTALL=1 bash benchmarks/device/run_gpu_issue11.sh.
-# Writes the logs and results to $OUT (and benchmarks/results/); about 5-7 minutes.
+# Writes the logs and results to $OUT (and benchmarks/results/); about 5-7 minutes, then up to
+# CPU_BENCH_S (200) seconds of the issue-10 CPU benchmark on the host's cores.
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/issue11_out}
@@ -41,4 +42,10 @@ timeout 120 python3 -m pytest tests/test_xgboost_train.py -q -p no:cacheprovider
 log bench
 timeout ${BENCH_S:-300} python3 benchmarks/device/bench_xgboost_train_cuda.py --out "$OUT" 2>&1 | tail -30
 cp "$OUT"/xgboost_train_cuda.* benchmarks/results/ 2>/dev/null
+# Issue 10 on the host's 16 cores, if time is left: focal / built-in / NumPy floor at default threads
+# and 1 thread, two sizes (on 2 cores this subset takes about 6 minutes).
+log cpu-threads-16-cores
+timeout ${CPU_BENCH_S:-200} python3 benchmarks/bench_training_speed.py --rows 20000,200000 --tasks multiclass7,binary --repeats 3 2>&1 | grep '^\[' | tail -16
+cp benchmarks/results/training_speed_cpu_subset.md "$OUT/training_speed_cpu_16cores.md" 2>/dev/null
+cp benchmarks/results/training_speed_cpu_subset.json "$OUT/training_speed_cpu_16cores.json" 2>/dev/null
 log end
