@@ -27,7 +27,7 @@ Runs of focal and built-in alternate (built-in first in even repeats, focal firs
 one warm-up run of each (Numba compilation, caches); the table reports medians and the ratio of
 medians focal / built-in, plus the median of the per-repeat ratios ("paired").
 
-    python benchmarks/bench_training_speed.py                 # everything, ~20-25 min on 2 quiet cores
+    python benchmarks/bench_training_speed.py                 # everything, ~30 min on 2 quiet cores
     python benchmarks/bench_training_speed.py --quick         # 5,000 and 20,000 rows, 3 repeats
     python benchmarks/bench_training_speed.py --rows 5000,20000 --boosters xgboost --threads default
 
@@ -55,9 +55,15 @@ N_FEATURES = 30
 GAMMA = 2.0
 
 
-def rounds_for(n_rows: int) -> int:
-    """Rounds for sizes outside ROUNDS: about 2e6 row-rounds, between 2 and 100."""
-    return ROUNDS.get(n_rows, int(min(100, max(2, 2e6 // n_rows))))
+# A binary round grows one tree where a K-class round grows K: 3x the rounds keep a binary run about as
+# long as the others (at 200,000 rows 8 binary rounds took 0.2 s, too short for a stable median).
+ROUND_FACTOR = {"binary": 3}
+
+
+def rounds_for(n_rows: int, task: str = "multiclass7") -> int:
+    """Rounds for a size (sizes outside ROUNDS: about 2e6 row-rounds, between 2 and 100), times the
+    task's ROUND_FACTOR."""
+    return ROUNDS.get(n_rows, int(min(100, max(2, 2e6 // n_rows)))) * ROUND_FACTOR.get(task, 1)
 
 
 def log_priors(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -253,8 +259,9 @@ def run_all(args) -> List[dict]:
     results = []
     start = time.perf_counter()
     for n_rows in args.rows:
-        rounds, repeats = args.rounds or rounds_for(n_rows), args.repeats or REPEATS.get(n_rows, 3)
+        repeats = args.repeats or REPEATS.get(n_rows, 3)
         for task in args.tasks:
+            rounds = args.rounds or rounds_for(n_rows, task)
             n_classes = TASKS[task]
             X, y = synthetic(n_rows, n_classes)
             loss = FocalLoss(GAMMA) if n_classes > 2 else BinaryFocalLoss(GAMMA)
@@ -318,7 +325,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--threads", default="default,1", help="comma-separated: default and/or a number")
     parser.add_argument("--repeats", type=int, default=None, help="default: 5 up to 20,000 rows, else 3")
     parser.add_argument("--rounds", type=int, default=None, help="default: per size, 100 at 1,000 rows to 2 "
-                        "at 2,000,000")
+                        "at 2,000,000, three times that for binary")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="XGBoost's device (LightGBM runs only with cpu)")
     args = parser.parse_args(argv)
