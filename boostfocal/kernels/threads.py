@@ -24,6 +24,8 @@ So any thread may call any kernel at any time, under every threading layer.
 
 from __future__ import annotations
 
+import hashlib
+import mmap
 import operator
 import os
 import struct
@@ -70,18 +72,33 @@ def parallel_kernel(cost_per_entry: float = 1.0, **options):
     options = {"error_model": "numpy", **options}
 
     def compile_both(function):
-        parallel = numba.njit(cache=True, parallel=True, **options)(function)
+        # Numba's disk cache names its files by the qualified name and keys them by signature and
+        # bytecode, not by the compile options, and refreshes them only when the function's own file
+        # changes: the options' digest in the name makes a change of options (as of error_model)
+        # compile anew instead of loading stale machine code; "_serial" keeps the two apart.
+        name = f"{function.__qualname__}_{_options_digest(options)}"
+        parallel = numba.njit(cache=True, parallel=True, **options)(_renamed(function, name))
         parallel.cost_per_entry = cost_per_entry
-        # A copy under another qualified name: Numba's disk cache names its files by that name and
-        # keys them by signature only, so the two compilations would otherwise overwrite each other.
-        copy = types.FunctionType(function.__code__, function.__globals__, function.__name__,
-                                  function.__defaults__, function.__closure__)
-        copy.__qualname__ = function.__qualname__ + "_serial"
-        copy.__doc__ = function.__doc__
-        parallel.serial = numba.njit(cache=True, **options)(copy)
+        parallel.serial = numba.njit(cache=True, **options)(_renamed(function, name + "_serial"))
         return parallel
 
     return compile_both
+
+
+def _options_digest(options) -> str:
+    """Eight hex digits that change with the compile options (sets written sorted, so stable)."""
+    canonical = repr(sorted((key, sorted(value) if isinstance(value, (set, frozenset)) else value)
+                            for key, value in options.items()))
+    return hashlib.sha1(canonical.encode()).hexdigest()[:8]
+
+
+def _renamed(function, qualname):
+    """A copy of ``function`` (same code, globals, defaults and docstring) under ``qualname``."""
+    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__,
+                              function.__defaults__, function.__closure__)
+    copy.__qualname__ = qualname
+    copy.__doc__ = function.__doc__
+    return copy
 
 
 def _check_threads(n_threads):
@@ -175,39 +192,47 @@ def elf_dynamic_names(path):
     libraries the loader maps with it, and the name it is known by. ``(set(), None)`` for anything
     else or on a read error."""
     try:
-        with open(path, "rb") as file:
-            data = file.read()
-        if data[:6] != b"\x7fELF\x02\x01":  # magic, 64-bit, little-endian
-            return set(), None
-        phoff, = struct.unpack_from("<Q", data, 0x20)
-        phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-        loads, dynamic = [], None
-        for i in range(phnum):
-            p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
-            if p_type == 1:  # PT_LOAD: maps file offsets to addresses
-                loads.append((p_vaddr, p_offset, p_filesz))
-            elif p_type == 2:  # PT_DYNAMIC
-                dynamic = (p_offset, p_filesz)
-        if dynamic is None:
-            return set(), None
-        entries = []
-        for offset in range(dynamic[0], dynamic[0] + dynamic[1], 16):
-            tag, value = struct.unpack_from("<qQ", data, offset)
-            if tag == 0:  # DT_NULL ends the table
-                break
-            entries.append((tag, value))
-        # DT_STRTAB (5) is an address; DT_NEEDED (1) and DT_SONAME (14) are offsets into it.
-        strtab = next(value for tag, value in entries if tag == 5)
-        base = next(offset + strtab - vaddr for vaddr, offset, size in loads if vaddr <= strtab < vaddr + size)
-
-        def name(value):
-            return data[base + value:data.index(b"\0", base + value)].decode()
-
-        needed = {name(value) for tag, value in entries if tag == 1}
-        sonames = [name(value) for tag, value in entries if tag == 14]
-        return needed, (sonames[0] if sonames else None)
-    except (OSError, struct.error, StopIteration, ValueError, UnicodeDecodeError):
+        # Mapped, not read: only the headers and a few strings are touched (libxgboost.so is 225 MiB).
+        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return _dynamic_names(data)
+    except (OSError, ValueError, OverflowError, struct.error, StopIteration, UnicodeDecodeError):
         return set(), None
+
+
+def _dynamic_names(data):
+    """:func:`elf_dynamic_names` of the file's bytes (a buffer); malformed files raise."""
+    if data[:6] != b"\x7fELF\x02\x01":  # magic, 64-bit, little-endian
+        return set(), None
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    loads, dynamic = [], None
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if p_type == 1:  # PT_LOAD: maps file offsets to addresses
+            loads.append((p_vaddr, p_offset, p_filesz))
+        elif p_type == 2:  # PT_DYNAMIC
+            dynamic = (p_offset, p_filesz)
+    if dynamic is None:
+        return set(), None
+    entries = []
+    for offset in range(dynamic[0], dynamic[0] + dynamic[1], 16):
+        tag, value = struct.unpack_from("<qQ", data, offset)
+        if tag == 0:  # DT_NULL ends the table
+            break
+        entries.append((tag, value))
+    # DT_STRTAB (5) is an address; DT_NEEDED (1) and DT_SONAME (14) are offsets into it.
+    strtab = next(value for tag, value in entries if tag == 5)
+    base = next(offset + strtab - vaddr for vaddr, offset, size in loads if vaddr <= strtab < vaddr + size)
+
+    def name(value):
+        end = data.find(b"\0", base + value)
+        if end < 0:
+            raise ValueError("unterminated string in the ELF string table")
+        return bytes(data[base + value:end]).decode()
+
+    needed = {name(value) for tag, value in entries if tag == 1}
+    sonames = [name(value) for tag, value in entries if tag == 14]
+    return needed, (sonames[0] if sonames else None)
 
 
 def _mapped_openmp_runtimes():
@@ -260,21 +285,25 @@ def shares_numbas_openmp(booster_library) -> bool:
 
 
 def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1.0) -> int:
-    """How many threads a call on raw predictions of this shape may use; 1 for the serial kernel."""
+    """How many threads a call on raw predictions of this shape may use; 1 for the serial kernel.
+
+    The cheap tests come first and Numba's pool is asked last: ``numba.get_num_threads`` starts it,
+    and a started pool sends later fork children to the serial kernels.
+    """
     n_rows = raw_shape[0]
     if n_rows <= rows_per_chunk or _pool_inherited:
         return 1
     requested = get_kernel_threads()
-    n_threads = numba.get_num_threads() if requested is None else min(requested, numba.config.NUMBA_NUM_THREADS)
-    if n_threads <= 1:
+    most = numba.config.NUMBA_NUM_THREADS if requested is None else min(requested, numba.config.NUMBA_NUM_THREADS)
+    if most <= 1:
         return 1
     n_entries = n_rows * (raw_shape[1] if len(raw_shape) > 1 else 1) * cost_per_entry
     if getattr(_requested, "in_booster", False) and n_entries < BOOSTER_PARALLEL_FROM:
-        # Asked last: it may start Numba's pool to learn its OpenMP runtime.
+        # Only a booster on Numba's own OpenMP runtime (which this may start the pool to learn).
         library = getattr(_requested, "booster_library", None)
         if library is None or not shares_numbas_openmp(library):
             return 1
-    return n_threads
+    return numba.get_num_threads() if requested is None else most
 
 
 def run_kernel(kernel, raw_shape, rows_per_chunk, *args):
