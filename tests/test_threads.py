@@ -216,15 +216,19 @@ def test_both_compilations_use_numpys_error_model(index):
     assert hasattr(kernel, "cost_per_entry") and kernel.cost_per_entry > 0
 
 
-def _divide(numerator, denominator):
-    return numerator / denominator
+def _divide(numerators, denominators, out):
+    for i in numba.prange(out.shape[0]):
+        out[i] = numerators[i] / denominators[i]
 
 
 def test_compile_options_reach_both_compilations_and_name_their_cache():
     """1 / 0 is inf under NumPy's error model (ZeroDivisionError under Python's) in both; and the
     options' digest is part of the cached name, so that a change of options cannot load stale code."""
     kernel = threads.parallel_kernel()(_divide)
-    assert kernel(1.0, 0.0) == np.inf and kernel.serial(1.0, 0.0) == np.inf
+    for compilation in (kernel, kernel.serial):
+        out = np.zeros(2)
+        compilation(np.array([1.0, 1.0]), np.array([0.0, 2.0]), out)
+        np.testing.assert_array_equal(out, [np.inf, 0.5])
     other = threads.parallel_kernel(fastmath={"contract"})(_divide)
     names = {kernel.py_func.__qualname__, other.py_func.__qualname__}
     assert len(names) == 2 and all(name.startswith("_divide_") for name in names)
