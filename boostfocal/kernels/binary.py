@@ -165,23 +165,24 @@ def _side_hessian(curvature, spread, clip_curvature, lowest):
 
 
 @numba.njit(cache=True, inline="always")
-def _hard_block(margin, alpha_t, sign, weight, count, gamma, gamma_is_two, clip, lowest,
+def _hard_block(margin, alpha_t, sign, weight, gamma, gamma_is_two, clip, lowest,
                 loss_b, gradient_b, hessian_b, p_b, q_b, log_p_b, q_pow_b):
-    """Weighted loss terms of ``count`` rows, one side each; ``p_b`` .. ``q_pow_b`` are scratch.
+    """Weighted loss terms of a block of BLOCK_ROWS rows (a constant trip count, see the caller),
+    one side each; ``p_b`` .. ``q_pow_b`` are scratch.
 
     Three branch-free loops, so that q^gamma is chosen once per block: in one loop a select
     between q * q and the exp evaluates both (vector code computes both sides of a select), which
     cost gamma = 2 a fifth more time.
     """
-    for r in range(count):
+    for r in range(BLOCK_ROWS):
         p_b[r], q_b[r], log_p_b[r], q_pow_b[r] = _log_sigmoid(margin[r])  # q_pow_b holds log q here
     if gamma_is_two:
-        for r in range(count):
+        for r in range(BLOCK_ROWS):
             q_pow_b[r] = _q_power(q_b[r], q_pow_b[r], 2.0, True)
     else:
-        for r in range(count):
+        for r in range(BLOCK_ROWS):
             q_pow_b[r] = _q_power(q_b[r], q_pow_b[r], gamma, False)
-    for r in range(count):
+    for r in range(BLOCK_ROWS):
         psi, slope, curvature, spread = _terms(p_b[r], q_b[r], log_p_b[r], q_pow_b[r], gamma)
         share = alpha_t[r]
         loss_b[r] = weight[r] * (share * psi)
@@ -302,7 +303,7 @@ def focal_loss_gradient_hessian(
                     sign[r] = 1.0 if positive else -1.0
                 # One side: written straight into the block's results, nothing to add up.
                 one_side = n_sides == 1
-                _hard_block(margin, alpha_t, sign, weight, BLOCK_ROWS, gamma, gamma == 2.0, clip, lowest,
+                _hard_block(margin, alpha_t, sign, weight, gamma, gamma == 2.0, clip, lowest,
                             loss_b if one_side else part_loss, gradient_b if one_side else part_gradient,
                             hessian_b if one_side else part_hessian, p_b, q_b, log_p_b, q_pow_b)
                 if not one_side:

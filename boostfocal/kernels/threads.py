@@ -239,7 +239,9 @@ def _mapped_openmp_runtimes():
     """{real path: soname} of the OpenMP runtimes mapped into this process (from /proc/self/maps)."""
     try:
         with open("/proc/self/maps") as maps:
-            paths = {line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6}
+            # address, permissions, offset, device, inode, then the path for file mappings
+            fields = (line.split(None, 5) for line in maps)
+            paths = {parts[5].strip() for parts in fields if len(parts) == 6}
     except OSError:
         return {}
     return {path: elf_dynamic_names(path)[1] for path in paths
@@ -268,18 +270,16 @@ def shares_numbas_openmp(booster_library) -> bool:
     if known is not None:
         return known
     shared = False
-    if not sys.platform.startswith("linux"):
-        _shared_runtimes[booster_library] = shared
-        return shared
-    from numba.np.ufunc import parallel
+    if sys.platform.startswith("linux"):
+        from numba.np.ufunc import parallel
 
-    parallel._launch_threads()  # idempotent; what every parallel kernel's first call does
-    if numba.threading_layer() == "omp":
-        from numba.np.ufunc import omppool
+        parallel._launch_threads()  # idempotent; what every parallel kernel's first call does
+        if numba.threading_layer() == "omp":
+            from numba.np.ufunc import omppool
 
-        runtimes = _mapped_openmp_runtimes()
-        numbas = _openmp_runtime_of(omppool.__file__, runtimes)
-        shared = numbas is not None and numbas == _openmp_runtime_of(booster_library, runtimes)
+            runtimes = _mapped_openmp_runtimes()
+            numbas = _openmp_runtime_of(omppool.__file__, runtimes)
+            shared = numbas is not None and numbas == _openmp_runtime_of(booster_library, runtimes)
     _shared_runtimes[booster_library] = shared
     return shared
 
