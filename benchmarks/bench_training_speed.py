@@ -5,16 +5,21 @@ Side by side in one process, on the same synthetic data (30 float32 features), r
 XGBoost (``hist``, depth 6) and LightGBM (31 leaves), each on three tasks: 7 classes and 10 classes
 (focal ``FocalLoss(2.0)`` against ``multi:softprob`` / ``multiclass``) and binary
 (``BinaryFocalLoss(2.0)`` against ``binary:logistic`` / ``binary``), at 1,000 to 2,000,000 rows.
-The focal contender takes the public route (``obj=loss.xgboost_objective``,
-``params["objective"] = loss.lightgbm_objective``, starting from ``loss.init_raw_prediction``).
+The focal contender takes the route the documentation recommends: ``loss.xgboost_train`` for XGBoost
+(which reads XGBoost's prediction cache and hands the gradients back through XGBoost's C calls,
+boostfocal/adapters/xgboost_capi.py) and ``params["objective"] = loss.lightgbm_objective`` for
+LightGBM, each starting from ``loss.init_raw_prediction``. For XGBoost a fourth contender,
+``focal_obj``, takes the public route ``xgboost.train(obj=loss.xgboost_objective)`` with the same
+parameters: the same trees, through XGBoost's Python layer.
 
-A third contender, ``numpy``, is the floor of that route: a hand-written NumPy objective with the
-built-in objective's own gradient and Hessian (XGBoost's ``multi:softprob`` / ``binary:logistic``,
-LightGBM's ``multiclass`` / ``binary``), started from the log class priors as the built-ins start,
-so it grows (nearly) the built-in's trees. What it costs beyond the built-in is what any Python
-objective costs: the booster's round trip through Python (margins copied out, gradients copied in,
-its thread pool idle meanwhile) plus a few NumPy passes; focal / numpy is then what the focal loss
-itself adds. Leaves per round are recorded for each contender, since tree size moves the time too.
+A third contender, ``numpy``, is the floor of the public custom-objective route: a hand-written NumPy
+objective with the built-in objective's own gradient and Hessian (XGBoost's ``multi:softprob`` /
+``binary:logistic``, LightGBM's ``multiclass`` / ``binary``), passed as ``obj=`` / ``objective=`` and
+started from the log class priors as the built-ins start, so it grows (nearly) the built-in's trees.
+What it costs beyond the built-in is what any Python objective costs on that route: the booster's
+round trip through Python (margins copied out, gradients copied in, its thread pool idle meanwhile)
+plus a few NumPy passes. Leaves per round are recorded for each contender, since tree size moves the
+time too.
 
 Thread settings:
 
@@ -138,13 +143,20 @@ class XGBoostRun:
         self.focal_params = {**self.params, "base_score": base_score, "disable_default_eval_metric": 1}
         self.numpy_params = {**self.params, "base_score": prior_score, "disable_default_eval_metric": 1}
 
+    CONTENDERS = ("builtin", "focal", "focal_obj", "numpy")
+
     def train(self, contender: str, rounds: int, threads: Optional[int]):
         extra = {} if threads is None else {"nthread": threads}
         if contender == "builtin":
             return self.xgb.train({**self.params, **extra, "objective": self.builtin}, self.dtrain, rounds)
         if contender == "numpy":
             return self.xgb.train({**self.numpy_params, **extra}, self.dtrain, rounds, obj=numpy_xgboost_objective)
-        return self.xgb.train({**self.focal_params, **extra}, self.dtrain, rounds, obj=self.loss.xgboost_objective)
+        if contender == "focal_obj":
+            return self.xgb.train({**self.focal_params, **extra}, self.dtrain, rounds,
+                                  obj=self.loss.xgboost_objective)
+        # base_score already holds the initial score: init_score=False keeps params as they are.
+        return self.loss.xgboost_train({**self.focal_params, **extra}, self.dtrain, rounds,
+                                       verbose_eval=False, init_score=False)
 
     @staticmethod
     def leaves(booster) -> int:
@@ -177,6 +189,8 @@ class LightGBMRun:
         self.with_prior = lgb.Dataset(X, label=y, init_score=prior, params=dataset_params,
                                       free_raw_data=False).construct()
 
+    CONTENDERS = ("builtin", "focal", "numpy")
+
     def train(self, contender: str, rounds: int, threads: Optional[int]):
         extra = {} if threads is None else {"num_threads": threads}
         if contender == "builtin":
@@ -193,7 +207,7 @@ class LightGBMRun:
 
 
 RUNS = {"xgboost": XGBoostRun, "lightgbm": LightGBMRun}
-CONTENDERS = ("builtin", "focal", "numpy")
+CONTENDERS = ("builtin", "focal", "focal_obj", "numpy")  # every contender of any booster, in order
 
 
 class numba_threads:
@@ -217,18 +231,19 @@ class numba_threads:
 
 
 def time_pair(run, rounds: int, repeats: int, threads: Optional[int]) -> dict:
-    """Interleaved timings of the built-in, the focal and the NumPy objective at one thread setting."""
+    """Interleaved timings of the booster's contenders (built-in, focal, ...) at one thread setting."""
+    contenders = run.CONTENDERS
     clock_name = "wall" if threads is None else "cpu"
-    walls: Dict[str, List[float]] = {c: [] for c in CONTENDERS}
-    cpus: Dict[str, List[float]] = {c: [] for c in CONTENDERS}
+    walls: Dict[str, List[float]] = {c: [] for c in contenders}
+    cpus: Dict[str, List[float]] = {c: [] for c in contenders}
     leaves: Dict[str, float] = {}
     with numba_threads(threads):
-        for contender in CONTENDERS:  # warm-up: compilation, caches, thread pools
+        for contender in contenders:  # warm-up: compilation, caches, thread pools
             run.train(contender, min(rounds, 2), threads)
         for repeat in range(repeats):
             # Each contender in each position in turn: builtin-focal-numpy, focal-numpy-builtin, ...
-            shift = repeat % len(CONTENDERS)
-            for contender in CONTENDERS[shift:] + CONTENDERS[:shift]:
+            shift = repeat % len(contenders)
+            for contender in contenders[shift:] + contenders[:shift]:
                 wall, cpu = time.perf_counter(), time.process_time()
                 booster = run.train(contender, rounds, threads)
                 walls[contender].append(time.perf_counter() - wall)
@@ -236,9 +251,9 @@ def time_pair(run, rounds: int, repeats: int, threads: Optional[int]) -> dict:
                 if repeat == repeats - 1:
                     leaves[contender] = run.leaves(booster) / rounds
                 del booster
-    times = walls if clock_name == "wall" else cpus
-    builtin, focal, floor = (np.array(times[c]) for c in CONTENDERS)
-    return {
+    times = {c: np.array(t) for c, t in (walls if clock_name == "wall" else cpus).items()}
+    builtin, focal, floor = times["builtin"], times["focal"], times["numpy"]
+    result = {
         "clock": clock_name,
         "builtin_s": common.median_and_spread(builtin),
         "focal_s": common.median_and_spread(focal),
@@ -251,6 +266,10 @@ def time_pair(run, rounds: int, repeats: int, threads: Optional[int]) -> dict:
         "raw_wall_s": walls,
         "raw_cpu_s": cpus,
     }
+    if "focal_obj" in times:
+        result["focal_obj_s"] = common.median_and_spread(times["focal_obj"])
+        result["ratio_focal_obj"] = float(np.median(times["focal_obj"]) / np.median(builtin))
+    return result
 
 
 def run_all(args) -> List[dict]:
@@ -276,11 +295,14 @@ def run_all(args) -> List[dict]:
                              "threads": setting, "rounds": rounds, "repeats": repeats}
                     entry.update(time_pair(run, rounds, repeats, threads))
                     results.append(entry)
+                    obj_route = (f"obj= route {entry['ratio_focal_obj']:.3f}; "
+                                 if "ratio_focal_obj" in entry else "")
                     print(f"[{time.perf_counter() - start:7.1f}s] {booster:8s} {task:12s} {n_rows:>9,} rows "
                           f"threads={setting:7s} built-in {entry['builtin_s']['median']:.3f}s focal "
                           f"{entry['focal_s']['median']:.3f}s ratio {entry['ratio']:.3f} "
-                          f"(paired {entry['ratio_paired']:.3f}; numpy / built-in {entry['ratio_numpy']:.3f}, "
-                          f"focal / numpy {entry['ratio_focal_numpy']:.3f})", file=sys.stderr, flush=True)
+                          f"(paired {entry['ratio_paired']:.3f}; {obj_route}numpy / built-in "
+                          f"{entry['ratio_numpy']:.3f}, focal / numpy {entry['ratio_focal_numpy']:.3f})",
+                          file=sys.stderr, flush=True)
                 del run
     return results
 
@@ -296,12 +318,14 @@ def render_markdown(payload: dict) -> str:
         f"{N_FEATURES} float32 features, gamma = {GAMMA}. Default threads: nothing set, wall clock; "
         "1 thread: nthread / num_threads = 1 and 1 Numba thread, process CPU time. Medians of interleaved "
         "repeats after a warm-up; ratio = median focal / median built-in (paired: median of the per-repeat "
-        "ratios). NumPy obj: a hand-written NumPy objective with the built-in's own gradient and Hessian "
-        "through the same custom-objective route as focal, the floor of that route.", "",
+        "ratios). Focal: loss.xgboost_train for XGBoost, the objective in params for LightGBM; focal obj=: "
+        "xgboost.train(obj=loss.xgboost_objective), XGBoost's public route. NumPy obj: a hand-written "
+        "NumPy objective with the built-in's own gradient and Hessian through the public custom-objective "
+        "route (obj= / objective=), the floor of that route.", "",
     ]
     header = ["booster", "task", "rows", "rounds x repeats", "threads", "built-in s", "focal s",
-              "focal / built-in", "paired", "NumPy obj / built-in", "focal / NumPy obj",
-              "leaves per round (built-in, focal, NumPy)"]
+              "focal / built-in", "paired", "focal obj= / built-in", "NumPy obj / built-in",
+              "focal / NumPy obj", "leaves per round (built-in, focal, [focal obj=,] NumPy)"]
 
     def leaves(r):
         counts = r.get("leaves_per_round", {})
@@ -309,10 +333,11 @@ def render_markdown(payload: dict) -> str:
 
     table = [[r["booster"], r["task"], f"{r['n_rows']:,}", f"{r['rounds']} x {r['repeats']}", r["threads"],
               f"{r['builtin_s']['median']:.3f}", f"{r['focal_s']['median']:.3f}", f"**{r['ratio']:.3f}**",
-              f"{r['ratio_paired']:.3f}", f"{r['ratio_numpy']:.3f}" if "ratio_numpy" in r else "-",
+              f"{r['ratio_paired']:.3f}", f"{r['ratio_focal_obj']:.3f}" if "ratio_focal_obj" in r else "-",
+              f"{r['ratio_numpy']:.3f}" if "ratio_numpy" in r else "-",
               f"{r['ratio_focal_numpy']:.3f}" if "ratio_focal_numpy" in r else "-", leaves(r)]
              for r in payload["rows"]]
-    lines.append(common.markdown_table(header, table, "lllllrrrrrrr"))
+    lines.append(common.markdown_table(header, table, "lllllrrrrrrrr"))
     return "\n".join(lines)
 
 

@@ -153,18 +153,23 @@ def training_speed_tables(speed: dict) -> List[str]:
         cells.setdefault((r["booster"], r["task"], r["n_rows"]), {})[r["threads"]] = r
     settings = sorted({r["threads"] for r in speed["rows"]}, key=lambda t: (t != "default", t))
     with_floor = any("ratio_numpy" in r for r in speed["rows"])
+    with_obj_route = any("ratio_focal_obj" in r for r in speed["rows"])
     lines = ["", f"**Training time, focal / built-in objective, by thread setting** ({env.get('cpu_model')}, "
              f"{env['cpu_count']} cores; XGBoost {env['xgboost']} hist depth 6, LightGBM {env['lightgbm']} 31 "
              "leaves; 30 features, gamma = 2; default threads: nothing set, wall clock; 1 thread: nthread / "
              "num_threads = 1 and 1 Numba thread, CPU time; medians of interleaved repeats"
-             + ("; NumPy obj: a NumPy objective with the built-in's own gradient through the same "
-                "custom-objective route, the route's floor" if with_floor else "") + "; "
+             + ("; focal: loss.xgboost_train (XGBoost), the objective in params (LightGBM); obj=: "
+                "xgboost.train(obj=loss.xgboost_objective), XGBoost's public route" if with_obj_route else "")
+             + ("; NumPy obj: a NumPy objective with the built-in's own gradient through the public "
+                "custom-objective route, that route's floor" if with_floor else "") + "; "
              "`python benchmarks/bench_training_speed.py`, details and leaves per round in "
              "[benchmarks/results/training_speed_cpu.md](benchmarks/results/training_speed_cpu.md)):", ""]
     header = ["booster", "task", "rows", "rounds x repeats"]
     for setting in settings:
         label = "default threads" if setting == "default" else f"{setting} thread(s)"
         header += [f"built-in s, {label}", f"focal / built-in, {label}"]
+        if with_obj_route:
+            header += [f"focal obj= / built-in, {label}"]
         if with_floor:
             header += [f"NumPy obj / built-in, {label}"]
     rows = []
@@ -174,10 +179,12 @@ def training_speed_tables(speed: dict) -> List[str]:
         for setting in settings:
             r = by_setting.get(setting)
             row += ["-", "-"] if r is None else [f"{r['builtin_s']['median']:.2f}", f"**{r['ratio']:.3f}**"]
+            if with_obj_route:
+                row += ["-" if r is None or "ratio_focal_obj" not in r else f"{r['ratio_focal_obj']:.3f}"]
             if with_floor:
                 row += ["-" if r is None or "ratio_numpy" not in r else f"{r['ratio_numpy']:.3f}"]
         rows.append(row)
-    per_setting = "rrr" if with_floor else "rr"
+    per_setting = "rr" + "r" * with_obj_route + "r" * with_floor
     lines.append(common.markdown_table(header, rows, "llll" + per_setting * len(settings)))
     return lines
 

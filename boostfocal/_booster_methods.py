@@ -67,11 +67,11 @@ class BoosterMethods:
         ``features={dtrain: X_train, dvalid: X_valid, ...}`` (NumPy or CuPy, one per DMatrix in
         dtrain and evals; ``missing`` as they were built with), CuPy and a ``gbtree`` booster.
         Without them it falls back to ``xgboost.train`` with a RuntimeWarning naming the cost.
-        See :mod:`boostfocal.adapters.xgboost_device`.
+        See :mod:`boostfocal.adapters.xgboost_train`.
         """
-        from .adapters import xgboost_device
+        from .adapters import xgboost_train
 
-        return xgboost_device.train(
+        return xgboost_train.train(
             self, params, dtrain, num_boost_round, evals=evals,
             early_stopping_rounds=early_stopping_rounds, verbose_eval=verbose_eval,
             xgb_model=xgb_model, callbacks=callbacks, evals_result=evals_result, maximize=maximize,

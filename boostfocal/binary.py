@@ -226,19 +226,28 @@ class BinaryFocalLoss(LossBase):
         return loss_out
 
     def gradient_hessian(
-        self, y_true, raw_prediction, sample_weight=None, *, order: str = "C", dtype=None
+        self, y_true, raw_prediction, sample_weight=None, *, order: str = "C", dtype=None, out=None
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Gradient and second derivative w.r.t. the logits, each shaped like ``raw_prediction``.
 
         Both carry the factor w_i * alpha_t. Their dtype is ``dtype`` (float32 or float64), by
         default that of ``raw_prediction`` (other numeric inputs give float64); ``order`` is
         accepted for the same call as :class:`FocalLoss` (one column is both C and F ordered).
-        The arithmetic is float64 either way.
+        The arithmetic is float64 either way. ``out`` may be a pair of writable, C-contiguous
+        float32/float64 arrays shaped like ``raw_prediction`` to fill and return instead (for loops
+        that call this repeatedly; ``order`` and ``dtype`` are then ignored).
         """
         labels, raw, shape, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
-        out_dtype = check.check_output_dtype(raw.dtype if dtype is None else dtype)
-        gradient = np.empty(shape, dtype=out_dtype, order=order)
-        hessian = np.empty(shape, dtype=out_dtype, order=order)
+        if out is None:
+            out_dtype = check.check_output_dtype(raw.dtype if dtype is None else dtype)
+            gradient = np.empty(shape, dtype=out_dtype, order=order)
+            hessian = np.empty(shape, dtype=out_dtype, order=order)
+        else:
+            gradient, hessian = check.check_out_pair(out, shape)
+            for name, array in (("gradient", gradient), ("hessian", hessian)):
+                if not array.flags.c_contiguous:
+                    # The kernel writes through an (n,) view; reshape would copy a strided array.
+                    raise ValueError(f"out {name} must be C-contiguous")
         self._run(
             labels, raw, alpha, weights, np.empty(0),
             gradient.reshape(-1), hessian.reshape(-1),  # (n,) views of (n,) or (n, 1)

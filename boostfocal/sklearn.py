@@ -421,19 +421,6 @@ class FocalXGBClassifier(_FocalBoostingClassifier):
             params["num_class"] = self.n_classes_
         return params
 
-    def _objective(self):
-        """On a GPU booster with CuPy available, hand the gradients back as CuPy arrays: XGBoost
-        then builds its gradient pairs on the device (2.5x instead of 4.7x the built-in objective's
-        time at 2,000,000 x 50 x 10 on an H100, benchmarks/results/cuda_handoff_h100.md)."""
-        if str(self.device).startswith("cuda"):
-            try:
-                import cupy  # noqa: F401
-
-                return self.loss_.xgboost_cuda_objective
-            except ImportError:
-                pass
-        return self.loss_.xgboost_objective
-
     def _train(self, X, y, sample_weight, evals):
         import xgboost
 
@@ -445,28 +432,18 @@ class FocalXGBClassifier(_FocalBoostingClassifier):
             for X_eval, y_eval, w_eval, name in evals
         ]
         evals_result = {}
+        features = None
         if str(self.device).startswith("cuda"):
-            # Margins and gradients stay on the GPU (loss.xgboost_train's device loop); params
-            # already hold the initial score.
+            # Margins and gradients stay on the GPU (loss.xgboost_train's device loop).
             features = {dtrain: X}
             features.update((dmatrix, X_eval) for (dmatrix, _), (X_eval, *_) in zip(watchlist, evals))
-            booster = self.loss_.xgboost_train(
-                params, dtrain, self.n_estimators, evals=watchlist,
-                early_stopping_rounds=self.early_stopping_rounds if watchlist else None,
-                evals_result=evals_result, verbose_eval=False, features=features, init_score=False,
-            )
-        else:
-            booster = xgboost.train(
-                params,
-                dtrain,
-                num_boost_round=self.n_estimators,
-                evals=watchlist,
-                obj=self._objective(),
-                custom_metric=self.loss_.xgboost_metric if watchlist else None,
-                early_stopping_rounds=self.early_stopping_rounds if watchlist else None,
-                evals_result=evals_result,
-                verbose_eval=False,
-            )
+        # On the CPU the same loop reads XGBoost's prediction cache (loss.xgboost_train); params
+        # already hold the initial score.
+        booster = self.loss_.xgboost_train(
+            params, dtrain, self.n_estimators, evals=watchlist,
+            early_stopping_rounds=self.early_stopping_rounds if watchlist else None,
+            evals_result=evals_result, verbose_eval=False, features=features, init_score=False,
+        )
         self.evals_result_ = evals_result
         if self.early_stopping_rounds is not None and watchlist:
             self.best_iteration_ = int(booster.best_iteration)

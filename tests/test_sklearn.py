@@ -291,31 +291,24 @@ def test_estimator_errors(cls):
         small_model(cls, alpha=[1.0, 2.0]).fit(X, y)
 
 
-def test_n_jobs_bounds_the_kernel_threads_during_fit():
+def test_n_jobs_bounds_the_kernel_threads_during_fit(monkeypatch):
+    from boostfocal import FocalLoss
     from boostfocal.kernels.threads import get_kernel_threads
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 4))
     y = np.argmax(X[:, :3] + rng.normal(size=(300, 3)), axis=1)
     seen = []
-    original = FocalXGBClassifier._objective
+    original = FocalLoss.gradient_hessian
 
-    def spying_objective(self):
-        objective = original(self)
+    def spying_gradient_hessian(self, *args, **kwargs):
+        seen.append(get_kernel_threads())
+        return original(self, *args, **kwargs)
 
-        def wrapped(predt, dtrain):
-            seen.append(get_kernel_threads())
-            return objective(predt, dtrain)
-
-        return wrapped
-
-    FocalXGBClassifier._objective = spying_objective
-    try:
-        FocalXGBClassifier(n_estimators=2, n_jobs=1).fit(X, y)
-        assert seen and set(seen) == {1}
-        assert get_kernel_threads() is None  # restored after fit
-        seen.clear()
-        FocalXGBClassifier(n_estimators=2).fit(X, y)  # n_jobs=None: left alone (automatic)
-        assert set(seen) == {None}
-    finally:
-        FocalXGBClassifier._objective = original
+    monkeypatch.setattr(FocalLoss, "gradient_hessian", spying_gradient_hessian)
+    FocalXGBClassifier(n_estimators=2, n_jobs=1).fit(X, y)
+    assert len(seen) == 2 and set(seen) == {1}  # one gradient per round, inside fit's setting
+    assert get_kernel_threads() is None  # restored after fit
+    seen.clear()
+    FocalXGBClassifier(n_estimators=2).fit(X, y)  # n_jobs=None: left alone (automatic)
+    assert len(seen) == 2 and set(seen) == {None}

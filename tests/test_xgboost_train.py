@@ -151,6 +151,181 @@ def test_nothing_passed_is_modified(case):
     assert loss.alpha is LOSSES[[k for k, v in LOSSES.items() if v is loss][0]].alpha
 
 
+# ------------------------------------------------------------ CPU: XGBoost's cache, direct C calls
+def _public_route(loss, params, dtrain, rounds, evals=(), **kwargs):
+    """What xgboost_train replaces: xgboost.train with the focal objective and metric."""
+    labels, weights = dtrain.get_label(), dtrain.get_weight()
+    weights = weights if weights.size else None
+    resolved = loss.resolve_alpha(labels, weights)
+    params = xgboost_params_with_init_score(resolved, labels, params, sample_weight=weights,
+                                            n_classes=params.get("num_class"))
+    history = {}
+    booster = xgboost.train(params, dtrain, rounds, evals=list(evals), verbose_eval=False,
+                            obj=resolved.xgboost_objective, custom_metric=resolved.xgboost_metric,
+                            evals_result=history, **kwargs)
+    return booster, history
+
+
+@pytest.fixture
+def no_python_round_trip(monkeypatch):
+    """Fail on any Booster.predict / Booster.boost: the CPU loop must make the C calls itself."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("xgboost_train went through the Python layer")
+
+    monkeypatch.setattr(xgboost.Booster, "predict", forbidden)
+    monkeypatch.setattr(xgboost.Booster, "boost", forbidden)
+
+
+CPU_VARIANTS = {
+    "gbtree-early-stopping": ({}, {"early_stopping_rounds": 3}, 80),
+    "dart": ({"booster": "dart", "rate_drop": 0.2, "skip_drop": 0.0}, {}, ROUNDS),
+    "gblinear": ({"booster": "gblinear", "updater": "coord_descent"}, {}, ROUNDS),
+    "subsample-lossguide": ({"subsample": 0.7, "grow_policy": "lossguide", "max_leaves": 6}, {}, ROUNDS),
+    "learning-rate-callback": ({}, {"callbacks": "schedule"}, ROUNDS),
+}
+
+
+@pytest.mark.parametrize("variant", list(CPU_VARIANTS), ids=list(CPU_VARIANTS))
+def test_cpu_loop_grows_the_booster_of_the_public_route(case, variant):
+    loss, X, _, _, X_valid, dtrain, dvalid = case
+    extra_params, kwargs, rounds = CPU_VARIANTS[variant]
+    params = {**PARAMS, **extra_params}
+    if params.get("booster") == "gblinear":
+        del params["max_depth"], params["tree_method"]  # tree parameters: XGBoost warns of them
+    evals = [(dtrain, "train"), (dvalid, "valid")]
+    results = []
+    for route in ("public", "loop"):
+        route_kwargs = dict(kwargs)
+        if route_kwargs.get("callbacks") == "schedule":
+            # A fresh callback per run: XGBoost's callbacks keep state.
+            route_kwargs["callbacks"] = [xgboost.callback.LearningRateScheduler(
+                lambda epoch: 0.4 * 0.9 ** epoch)]
+        if route == "public":
+            results.append(_public_route(loss, params, dtrain, rounds, evals, **route_kwargs))
+        else:
+            history = {}
+            booster = loss.xgboost_train(params, dtrain, rounds, evals=evals, verbose_eval=False,
+                                         evals_result=history, **route_kwargs)
+            results.append((booster, history))
+    (expected, expected_history), (booster, history) = results
+    dtest = xgboost.DMatrix(X_valid)
+    np.testing.assert_array_equal(booster.predict(dtest, output_margin=True),
+                                  expected.predict(dtest, output_margin=True))
+    assert history == expected_history
+    assert booster.num_boosted_rounds() == expected.num_boosted_rounds()
+    if kwargs.get("early_stopping_rounds"):
+        assert booster.num_boosted_rounds() < rounds  # it did stop early
+        assert (booster.best_iteration, booster.best_score) == (expected.best_iteration, expected.best_score)
+
+
+def test_cpu_loop_makes_the_c_calls_itself(case, no_python_round_trip):
+    loss, X, _, _, X_valid, dtrain, dvalid = case
+    history = {}
+    booster = loss.xgboost_train(PARAMS, dtrain, 3, evals=[(dvalid, "valid")], verbose_eval=False,
+                                 evals_result=history)
+    assert booster.num_boosted_rounds() == 3 and len(history["valid"]["focal_loss"]) == 3
+
+
+def test_cpu_loop_on_quantile_dmatrix_and_base_margin():
+    loss = FocalLoss(gamma=1.5, alpha=[0.4, 1.0, 1.0, 2.0])
+    X, y = _problem(1500, 6, False)
+    X_valid, y_valid = _problem(300, 7, False)
+    margin = np.random.default_rng(8).normal(size=(len(y), 4)).astype(np.float32)
+    boosters = []
+    for route in ("public", "loop"):
+        dtrain = xgboost.QuantileDMatrix(X, label=y, base_margin=margin)
+        dvalid = xgboost.QuantileDMatrix(X_valid, label=y_valid, ref=dtrain)
+        evals = [(dvalid, "valid")]
+        if route == "public":
+            boosters.append(_public_route(loss, PARAMS, dtrain, 8, evals))
+        else:
+            history = {}
+            boosters.append((loss.xgboost_train(PARAMS, dtrain, 8, evals=evals, verbose_eval=False,
+                                                evals_result=history), history))
+    dtest = xgboost.DMatrix(X_valid)
+    np.testing.assert_array_equal(boosters[1][0].predict(dtest, output_margin=True),
+                                  boosters[0][0].predict(dtest, output_margin=True))
+    assert boosters[1][1] == boosters[0][1]
+    # An evaluation QuantileDMatrix without ref=dtrain is refused, as xgboost.train refuses it.
+    dtrain = xgboost.QuantileDMatrix(X, label=y)
+    unrelated = xgboost.QuantileDMatrix(X_valid, label=y_valid)
+    with pytest.raises(ValueError, match="reference"):
+        loss.xgboost_train(PARAMS, dtrain, 2, evals=[(unrelated, "valid")], verbose_eval=False)
+
+
+def test_cpu_loop_rejects_bad_labels_as_the_objective_does():
+    X, y = _problem(200, 9, False)
+    loss = FocalLoss(gamma=2.0)
+    for labels, message in [(np.where(y == 3, 7, y), "num_class"), (y + 0.5, "integer")]:
+        dtrain = xgboost.DMatrix(X, label=labels)
+        params = {**PARAMS, "num_class": 4}
+        with pytest.raises(ValueError, match=message):
+            xgboost.train({**params, "base_score": 0.0}, dtrain, 2, obj=loss.xgboost_objective)
+        with pytest.raises(ValueError, match=message):
+            loss.xgboost_train(params, dtrain, 2, verbose_eval=False, init_score=False)
+    binary = BinaryFocalLoss(gamma=2.0)
+    dtrain = xgboost.DMatrix(X, label=(y == 0) * 2.0)  # labels 0 and 2
+    with pytest.raises(ValueError, match="label"):
+        binary.xgboost_train(PARAMS, dtrain, 2, verbose_eval=False, init_score=False)
+
+
+def test_cpu_loop_warns_once_about_a_class_missing_from_the_labels():
+    X, y = _problem(400, 10, False)
+    dtrain = xgboost.DMatrix(X, label=np.where(y == 2, 0, y))  # class 2 never occurs
+    with pytest.warns(UserWarning, match="2") as caught:
+        FocalLoss(gamma=2.0).xgboost_train({**PARAMS, "num_class": 4}, dtrain, 3, verbose_eval=False,
+                                           init_score=False)
+    assert len([w for w in caught if issubclass(w.category, UserWarning)]) == 1
+
+
+def test_cpu_loop_falls_back_to_xgboost_train_without_the_c_calls(case, monkeypatch):
+    from boostfocal.adapters import xgboost_capi
+
+    loss, X, _, _, X_valid, dtrain, dvalid = case
+    expected = loss.xgboost_train(PARAMS, dtrain, 5, evals=[(dvalid, "valid")], verbose_eval=False)
+    monkeypatch.setattr(xgboost_capi, "unavailable", lambda: "no such function (test)")
+    called = []
+    original = xgboost.Booster.boost
+    monkeypatch.setattr(xgboost.Booster, "boost",
+                        lambda self, *a, **k: called.append(1) or original(self, *a, **k))
+    fallback = loss.xgboost_train(PARAMS, dtrain, 5, evals=[(dvalid, "valid")], verbose_eval=False)
+    assert len(called) == 5  # through Booster.boost, i.e. xgboost.train(obj=...)
+    dtest = xgboost.DMatrix(X_valid)
+    np.testing.assert_array_equal(fallback.predict(dtest, output_margin=True),
+                                  expected.predict(dtest, output_margin=True))
+
+
+def test_prediction_cache_view_is_the_margin_prediction_and_read_only(case):
+    from boostfocal.adapters import xgboost_capi
+
+    loss, X, _, _, _, dtrain, _ = case
+    booster = loss.xgboost_train(PARAMS, dtrain, 4, verbose_eval=False)
+    cache = xgboost_capi.PredictionCache(booster, dtrain, training=False)
+    view = cache.margins()
+    np.testing.assert_array_equal(view, booster.predict(dtrain, output_margin=True))
+    assert view.dtype == np.float32 and not view.flags.writeable
+    with pytest.raises(ValueError):
+        view[0] = 1.0
+
+
+def test_cpu_loop_trains_in_several_python_threads_at_once(case):
+    from concurrent.futures import ThreadPoolExecutor
+
+    loss, X, _, _, X_valid, dtrain, dvalid = case
+    dtest = xgboost.DMatrix(X_valid)
+
+    def train(_):
+        # Prediction buffers are per booster and per thread: parallel trainings must not mix them.
+        booster = loss.xgboost_train(PARAMS, dtrain, 6, evals=[(dvalid, "valid")], verbose_eval=False)
+        return booster.predict(dtest, output_margin=True)
+
+    alone = train(None)
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(train, range(4)))
+    for margins in together:
+        np.testing.assert_array_equal(margins, alone)
+
+
 # ---------------------------------------------------------------------- CUDA kernels, simulated
 _SIMULATED = textwrap.dedent(
     """
@@ -213,7 +388,7 @@ _SIMULATED = textwrap.dedent(
     # The CUDA path's glue (_CudaArrays: launches, buffers, checks, device reduction of the metric)
     # with a NumPy stand-in for CuPy, against xgboost.train with the host objective.
     import xgboost
-    from boostfocal.adapters import xgboost_device
+    from boostfocal.adapters import xgboost_train
 
     class Device(np.ndarray):
         def get(self):
@@ -232,10 +407,10 @@ _SIMULATED = textwrap.dedent(
     for loss, labels in ((FocalLoss(2.0, alpha="balanced"), y),
                          (BinaryFocalLoss(0.5, 0.3), (y == 0).astype(float))):
         dtrain = xgboost.DMatrix(X, label=labels, weight=weights)
-        loss, params = xgboost_device._params_for(loss, {"max_depth": 2, "nthread": 1}, dtrain, None, True)
+        loss, params = xgboost_train._params_for(loss, {"max_depth": 2, "nthread": 1}, dtrain, None, True)
         history = [{}, {}]
-        resident = xgboost_device._train_resident(
-            xgboost_device._CudaArrays(loss, xp=FakeCupy), params, dtrain, 4,
+        resident = xgboost_train._train_resident(
+            xgboost_train._CudaArrays(loss, xp=FakeCupy), params, dtrain, 4,
             evals=[(dtrain, "train")], early_stopping_rounds=None, verbose_eval=False,
             xgb_model=None, callbacks=None, evals_result=history[0], maximize=None,
             features={dtrain: X}, missing=np.nan)

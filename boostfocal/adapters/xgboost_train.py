@@ -1,10 +1,21 @@
-"""``loss.xgboost_train``: ``xgboost.train`` with the focal objective, on the GPU without host copies.
+"""``loss.xgboost_train``: ``xgboost.train`` with the focal objective, without the Python layer's
+cost on the CPU and without host copies on the GPU.
 
-On the CPU, and wherever the device loop cannot run, this is ``xgboost.train(params, dtrain, ...,
-obj=loss.xgboost_objective, custom_metric=loss.xgboost_metric)`` with the initial score baked into
-``params`` (:func:`.init_score.xgboost_params_with_init_score`).
+It trains the booster ``xgboost.train(params, dtrain, ..., obj=loss.xgboost_objective,
+custom_metric=loss.xgboost_metric)`` trains, with the initial score baked into ``params``
+(:func:`.init_score.xgboost_params_with_init_score`), but drives the rounds itself. Logging, early
+stopping (``best_iteration``/``best_score``), ``evals_result`` and user callbacks are XGBoost's own
+(``xgboost.callback.CallbackContainer``, as ``xgboost.train`` uses them), so the history has the same
+names and the same ``%f`` rounding as ``xgboost.train``; the focal metric is appended to XGBoost's
+metrics of each evaluation set under the name ``focal_loss``.
 
-Why a loop of our own on ``device="cuda"`` (XGBoost 3.2, python-package/xgboost/core.py):
+On the CPU (:class:`_CachedHostKernels`): each round reads the margins from XGBoost's prediction
+cache and hands the gradients back through the C calls of :mod:`.xgboost_capi`, with gradient
+buffers reused every round and the booster-margin checks made once; the booster is the one
+``xgboost.train(obj=...)`` grows, bit for bit. It falls back to ``xgboost.train(obj=...)`` where
+those calls are missing.
+
+Why a loop of its own on ``device="cuda"`` (XGBoost 3.2, python-package/xgboost/core.py):
 
 * Every path that calls a Python objective goes through ``Booster.boost(dtrain, iteration,
   fobj=...)``, which first calls ``self.predict(dtrain, output_margin=True, training=True)``; that
@@ -20,19 +31,16 @@ Why a loop of our own on ``device="cuda"`` (XGBoost 3.2, python-package/xgboost/
   CuPy input the result is a CuPy array (``_prediction_output(..., True)``, a device copy). The
   shape is (n, K) for K classes and (n,) for one output (``strict_shape=False``).
 
-So the loop keeps the margins of the training data (and of each evaluation set) in device arrays,
-computes gradient and Hessian there with the CUDA kernels of :mod:`boostfocal.kernels`, hands them to
-``Booster.boost`` and adds each round's trees with ``inplace_predict``. ``inplace_predict`` needs the
-feature matrices, which a DMatrix does not give back: pass them as ``features={dtrain: X, dvalid:
-X_valid}`` (NumPy or CuPy; copied to the device once). The focal metric of every evaluation set is
-reduced on the device (one float per set and round crosses to the host); XGBoost's built-in metrics
-still come from ``Booster.eval_set``, which evaluates on the device from its prediction cache.
-Logging, early stopping (``best_iteration``/``best_score``), ``evals_result`` and user callbacks
-are XGBoost's own (``xgboost.callback.CallbackContainer``, as ``xgboost.train`` uses them), so the
-history has the same names and the same ``%f`` rounding as ``xgboost.train``.
+So the device loop keeps the margins of the training data (and of each evaluation set) in device
+arrays, computes gradient and Hessian there with the CUDA kernels of :mod:`boostfocal.kernels`, hands
+them to ``Booster.boost`` and adds each round's trees with ``inplace_predict``. ``inplace_predict``
+needs the feature matrices, which a DMatrix does not give back: pass them as ``features={dtrain: X,
+dvalid: X_valid}`` (NumPy or CuPy; copied to the device once). The focal metric of every evaluation
+set is reduced on the device (one float per set and round crosses to the host); XGBoost's built-in
+metrics still come from ``Booster.eval_set``, which evaluates on the device from its prediction cache.
 
-The loop is written against an array module: CuPy with the CUDA kernels on the GPU, NumPy with the
-CPU kernels for the tests (``_array_module="numpy"``), where it must give the booster that
+The device loop is written against an array module: CuPy with the CUDA kernels on the GPU, NumPy
+with the CPU kernels for the tests (``_array_module="numpy"``), where it must give the booster that
 ``xgboost.train(obj=...)`` gives.
 """
 
@@ -43,7 +51,10 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..kernels.threads import inside_booster
+from . import xgboost_capi
 from .init_score import xgboost_params_with_init_score
+from .sklearn_objective import check_booster_margins
 from .xgboost import labels_and_weights
 
 # benchmarks/results/cuda_handoff_h100.md: the host round trip of the margins.
@@ -150,8 +161,11 @@ def train(
             return xgboost.train(params, dtrain, num_boost_round, obj=objective,
                                  custom_metric=loss.xgboost_metric, **common)
     if array_module is None:
-        return xgboost.train(params, dtrain, num_boost_round, obj=loss.xgboost_objective,
-                             custom_metric=loss.xgboost_metric, **common)
+        if xgboost_capi.unavailable() is not None:
+            return xgboost.train(params, dtrain, num_boost_round, obj=loss.xgboost_objective,
+                                 custom_metric=loss.xgboost_metric, **common)
+        return _train_resident(_CachedHostKernels(loss), params, dtrain, num_boost_round,
+                               features=None, missing=missing, **common)
     reason = _loop_obstacle(params, dtrain, evals, features)
     if reason is not None:
         raise ValueError(f"the device loop cannot run: {reason}")
@@ -177,6 +191,12 @@ class _HostArrays:
     def asarray(self, values):
         return np.asarray(values)
 
+    def margins(self, booster, dmatrix, features, missing):
+        return _Margins(self, booster, dmatrix, features, missing)
+
+    def boost(self, booster, dtrain, iteration: int, gradient, hessian) -> None:
+        booster.boost(dtrain, iteration, grad=gradient, hess=hessian)
+
     def dataset(self, labels, weights):
         return labels, weights
 
@@ -189,7 +209,7 @@ class _HostArrays:
         return self.loss.mean_loss(labels, margins, weights)
 
 
-class _CudaArrays:
+class _CudaArrays(_HostArrays):
     """CuPy arrays and the CUDA kernels of :mod:`boostfocal.kernels` (``*_cuda``)."""
 
     def __init__(self, loss, xp=None):
@@ -288,6 +308,50 @@ class _CudaArrays:
         return float(per_sample.sum()) / data["total_weight"]
 
 
+class _CachedHostKernels:
+    """The CPU kernels on the margins of XGBoost's own prediction cache (:mod:`.xgboost_capi`).
+
+    What ``xgboost.train(obj=loss.xgboost_objective, custom_metric=loss.xgboost_metric)`` computes
+    each round, minus what does not change between rounds: the checks of labels against margins
+    (:func:`check_booster_margins`) run once per DMatrix, the gradient buffers and their array
+    interfaces are made once, and the margins are read without a copy.
+    """
+
+    def __init__(self, loss):
+        self.loss = loss
+        self._hand_off = None
+        self._checked = set()  # (id of the labels, training) already checked
+
+    def margins(self, booster, dmatrix, features, missing):
+        return _CachedMargins(self, booster, dmatrix)
+
+    def _check_once(self, data, margins, training: bool) -> None:
+        key = (id(data[0]), training)
+        if key not in self._checked:
+            check_booster_margins(self.loss, data[0], margins, source="XGBoost", training=training)
+            self._checked.add(key)
+
+    def gradient_hessian(self, data, margins):
+        labels, weights = data
+        self._check_once(data, margins, training=True)
+        if self._hand_off is None or self._hand_off.gradient.shape != margins.shape:
+            # float32 in the margins' shape, as the objective returns them to xgboost.train.
+            self._hand_off = xgboost_capi.GradientHandOff(margins.shape, margins.dtype)
+        hand_off = self._hand_off
+        with inside_booster():
+            self.loss.gradient_hessian(labels, margins, weights, out=(hand_off.gradient, hand_off.hessian))
+        return hand_off.gradient, hand_off.hessian
+
+    def boost(self, booster, dtrain, iteration: int, gradient, hessian) -> None:
+        self._hand_off.boost(booster, dtrain, iteration)
+
+    def mean_loss(self, data, margins) -> float:
+        labels, weights = data
+        self._check_once(data, margins, training=False)
+        with inside_booster():
+            return self.loss.mean_loss(labels, margins, weights)
+
+
 # ------------------------------------------------------------------------------------ the loop
 class _Margins:
     """The raw margins of one DMatrix, kept in the array module's arrays and advanced round by round."""
@@ -307,6 +371,9 @@ class _Margins:
             base_margin=None if base_margin is None else base_margin.reshape(len(labels), -1),
         )
 
+    def for_gradient(self):
+        return self.values
+
     def add_round(self, booster, layer: int) -> None:
         """Add the trees of boosting round ``layer`` to the margins."""
         margins = self.values
@@ -321,8 +388,32 @@ class _Margins:
         return self.arrays.mean_loss(self.data, self.values)
 
 
+class _CachedMargins:
+    """The raw margins of one DMatrix as XGBoost's prediction cache holds them: nothing to keep.
+
+    The gradient reads them as ``Booster.boost`` does (``training=True``), the metric as
+    ``Booster.eval_set`` does (``training=False``); the two differ only for DART, whose training
+    predictions drop trees.
+    """
+
+    def __init__(self, kernels, booster, dmatrix):
+        self.kernels = kernels
+        self.data = labels_and_weights(dmatrix)
+        self._for_training = xgboost_capi.PredictionCache(booster, dmatrix, training=True)
+        self._for_evaluation = xgboost_capi.PredictionCache(booster, dmatrix, training=False)
+
+    def for_gradient(self):
+        return self._for_training.margins()
+
+    def add_round(self, booster, layer: int) -> None:
+        pass  # XGBoost's updater has already added the new trees to its cache
+
+    def mean_loss(self) -> float:
+        return self.kernels.mean_loss(self.data, self._for_evaluation.margins())
+
+
 def _callback_container(margins_of_evals, callbacks):
-    """XGBoost's CallbackContainer, with the focal metric read from the resident margins."""
+    """XGBoost's CallbackContainer, with the focal metric read from the margins we hold."""
     from xgboost.callback import CallbackContainer, _parse_eval_str
 
     class ResidentMetricContainer(CallbackContainer):
@@ -332,6 +423,8 @@ def _callback_container(margins_of_evals, callbacks):
             evals = [] if evals is None else evals
             for _, name in evals:
                 assert name.find("-") == -1, "Dataset name should not contain `-`"
+            if not evals:  # nothing to evaluate: the history stays empty, as XGBoost's would
+                return any(c.after_iteration(model, epoch, self.history) for c in self.callbacks)
             score = model.eval_set(evals, epoch)
             for margins, (_, name) in zip(margins_of_evals, evals):
                 score += "\t%s-%s:%f" % (name, "focal_loss", margins.mean_loss())
@@ -341,16 +434,33 @@ def _callback_container(margins_of_evals, callbacks):
     return ResidentMetricContainer(callbacks, metric=None, output_margin=True)
 
 
+def _check_evals(xgboost, dtrain, evals) -> None:
+    """``xgboost.train``'s checks of ``evals`` (XGBoost 3.2 training.py)."""
+    import weakref
+
+    reference_class = getattr(xgboost.core, "_RefMixIn", ())
+    for dmatrix, _ in evals:
+        if not isinstance(dmatrix, xgboost.DMatrix):
+            raise TypeError("Invalid type for the `evals`.")
+        # A QuantileDMatrix evaluated during training must take its histogram cuts from dtrain.
+        if (isinstance(dmatrix, reference_class) and dmatrix is not dtrain
+                and dmatrix.ref is not weakref.ref(dtrain)):
+            raise ValueError(
+                "Training dataset should be used as a reference when constructing the "
+                "`QuantileDMatrix` for evaluation: QuantileDMatrix(X_valid, ref=dtrain)."
+            )
+
+
 def _train_resident(arrays, params, dtrain, num_boost_round, *, evals, early_stopping_rounds,
                     verbose_eval, xgb_model, callbacks, evals_result, maximize, features, missing):
-    """``xgboost.train`` (XGBoost 3.2 training.py) with the objective and metric on resident margins."""
+    """``xgboost.train`` (XGBoost 3.2 training.py) with the objective and metric computed by
+    ``arrays`` on the margins it holds: device arrays (``_HostArrays``, ``_CudaArrays``) or
+    XGBoost's prediction cache (``_CachedHostKernels``)."""
     import xgboost
     from xgboost.callback import EarlyStopping, EvaluationMonitor
 
     callbacks = [] if callbacks is None else list(callbacks)
-    for dmatrix, _ in evals:
-        if not isinstance(dmatrix, xgboost.DMatrix):
-            raise TypeError("Invalid type for the `evals`.")
+    _check_evals(xgboost, dtrain, evals)
     booster = xgboost.Booster(params, [dtrain] + [d for d, _ in evals], model_file=xgb_model)
     if verbose_eval:
         verbose_eval = 1 if verbose_eval is True else verbose_eval
@@ -358,23 +468,29 @@ def _train_resident(arrays, params, dtrain, num_boost_round, *, evals, early_sto
     if early_stopping_rounds:
         callbacks.append(EarlyStopping(rounds=early_stopping_rounds, maximize=maximize))
 
-    train_margins = _Margins(arrays, booster, dtrain, features[dtrain], missing)
+    def features_of(dmatrix):
+        return None if features is None else features[dmatrix]
+
+    train_margins = arrays.margins(booster, dtrain, features_of(dtrain), missing)
     resident = [train_margins]
     margins_of_evals = []
     for dmatrix, _ in evals:
         if dmatrix is dtrain:
             margins_of_evals.append(train_margins)
         else:
-            margins_of_evals.append(_Margins(arrays, booster, dmatrix, features[dmatrix], missing))
+            margins_of_evals.append(arrays.margins(booster, dmatrix, features_of(dmatrix), missing))
             resident.append(margins_of_evals[-1])
     container = _callback_container(margins_of_evals, callbacks)
     booster = container.before_training(booster)
+    # Booster.boost assigns dtrain's feature names and types to the booster where it has none and
+    # checks them every round; once is enough, the DMatrix does not change.
+    booster._assign_dmatrix_features(dtrain)
     for iteration in range(num_boost_round):
         if container.before_iteration(booster, iteration, dtrain, evals):
             break
         layer = booster.num_boosted_rounds()
-        gradient, hessian = arrays.gradient_hessian(train_margins.data, train_margins.values)
-        booster.boost(dtrain, iteration, grad=gradient, hess=hessian)
+        gradient, hessian = arrays.gradient_hessian(train_margins.data, train_margins.for_gradient())
+        arrays.boost(booster, dtrain, iteration, gradient, hessian)
         for margins in resident:
             margins.add_round(booster, layer)
         if container.after_iteration(booster, iteration, dtrain, evals):

@@ -1,0 +1,122 @@
+"""The two XGBoost C calls behind every round of a Python objective, made without the Python layer.
+
+Each round of ``xgboost.train(obj=...)`` runs ``Booster.boost`` (XGBoost 3.2,
+python-package/xgboost/core.py), which
+
+1. calls ``Booster.predict(dtrain, output_margin=True, training=True)``: one C call,
+   ``XGBoosterPredictFromDMatrix``, that reads XGBoost's prediction cache (the hist updater keeps it
+   current, a few microseconds in C), wrapped in feature-name checks, a JSON config, an array
+   interface built around the result and a copy of it;
+2. builds the array-interface JSON of the gradient and the Hessian and calls
+   ``XGBoosterTrainOneIter(handle, dtrain, iteration, grad, hess)``.
+
+Measured on this project's 2-core machine at 20,000 rows: the Python around these calls costs about
+0.4 ms a round, against a whole ``binary:logistic`` round of 4-7 ms; at 1,000 rows it is a tenth of
+the round. :class:`PredictionCache` and :class:`GradientHandOff` make the same two C calls with the
+same arguments: the config ``Booster.predict`` would send, and the interfaces of gradient buffers that
+are filled in place every round, so their JSON is built once. The trees are the same bit for bit
+(tests/test_xgboost_train.py).
+
+:func:`unavailable` says why these calls cannot be used (a build without them), so that callers fall
+back to ``xgboost.train``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from typing import Optional
+
+import numpy as np
+
+_UINT64 = ctypes.c_uint64  # XGBoost's bst_ulong
+_FUNCTIONS = ("XGBoosterPredictFromDMatrix", "XGBoosterTrainOneIter")
+
+
+def _library():
+    from xgboost import core
+
+    return core._LIB
+
+
+def unavailable() -> Optional[str]:
+    """Why the direct calls cannot run with the installed XGBoost, or None."""
+    try:
+        library = _library()
+        for name in _FUNCTIONS:
+            getattr(library, name)
+        from xgboost.core import _check_call  # noqa: F401
+    except (ImportError, AttributeError) as error:
+        return f"the installed XGBoost lacks what the direct C calls need ({error})"
+    return None
+
+
+def _check(status: int) -> None:
+    from xgboost.core import _check_call
+
+    # Raises XGBoostError with XGBoost's own message (XGBGetLastError), as the Python layer does.
+    _check_call(status)
+
+
+class PredictionCache:
+    """The raw margins XGBoost holds for one DMatrix of one booster, as a read-only NumPy view.
+
+    ``margins()`` is ``booster.predict(dmatrix, output_margin=True, training=training)`` without
+    the copy: shape (n,) for one output per row, (n, K) for K classes (``strict_shape=False``).
+    The view points into a buffer the booster owns and reuses: it is valid until the next
+    prediction made with this booster in this thread, so use it at once and keep nothing.
+    """
+
+    def __init__(self, booster, dmatrix, *, training: bool):
+        self.booster = booster
+        self.dmatrix = dmatrix
+        # The config Booster.predict sends for output_margin=True (prediction type 1: margin).
+        self._config = json.dumps({
+            "type": 1, "training": bool(training), "iteration_begin": 0, "iteration_end": 0,
+            "strict_shape": False,
+        }).encode()
+
+    def margins(self) -> np.ndarray:
+        shape = ctypes.POINTER(_UINT64)()
+        n_dims = _UINT64()
+        values = ctypes.POINTER(ctypes.c_float)()
+        _check(_library().XGBoosterPredictFromDMatrix(
+            self.booster.handle, self.dmatrix.handle, self._config,
+            ctypes.byref(shape), ctypes.byref(n_dims), ctypes.byref(values),
+        ))
+        dims = tuple(int(shape[axis]) for axis in range(n_dims.value))
+        if int(np.prod(dims)) == 0:
+            return np.empty(dims, dtype=np.float32)
+        view = np.ctypeslib.as_array(values, shape=dims)
+        view.flags.writeable = False  # XGBoost's buffer: nothing of ours may write into it
+        return view
+
+
+class GradientHandOff:
+    """Gradient and Hessian buffers of one shape, filled in place each round and handed to
+    ``XGBoosterTrainOneIter`` through an array interface built once."""
+
+    def __init__(self, shape, dtype=np.float32):
+        self.gradient = np.empty(shape, dtype=dtype)
+        self.hessian = np.empty(shape, dtype=dtype)
+        n_rows = shape[0]
+        # XGBoost reads (n_samples, n_targets); a (n,) buffer is the same memory as (n, 1).
+        self._interfaces = tuple(
+            self._array_interface(array.reshape(n_rows, -1)) for array in (self.gradient, self.hessian)
+        )
+
+    @staticmethod
+    def _array_interface(array: np.ndarray) -> bytes:
+        # NumPy's __array_interface__ as JSON, as xgboost's array_interface() sends it; the
+        # buffers are C-contiguous, so strides are None.
+        return json.dumps({
+            "data": [array.ctypes.data, False], "shape": list(array.shape), "strides": None,
+            "typestr": array.dtype.str, "version": 3,
+        }).encode()
+
+    def boost(self, booster, dtrain, iteration: int) -> None:
+        """One boosting round of ``booster`` on ``dtrain`` from the buffers' present contents."""
+        gradient_interface, hessian_interface = self._interfaces
+        _check(_library().XGBoosterTrainOneIter(
+            booster.handle, dtrain.handle, ctypes.c_int(iteration), gradient_interface, hessian_interface,
+        ))
