@@ -391,6 +391,31 @@ def test_dtypes_layouts_column_shape_and_read_only_inputs(policy):
     np.testing.assert_array_equal(wide[:, 1], z)
 
 
+def test_out_arrays_are_filled_and_returned():
+    rng = np.random.default_rng(11)
+    raw = rng.normal(scale=4.0, size=2000)
+    y = (rng.random(2000) < 0.3).astype(np.float64)
+    loss = BinaryFocalLoss(2.5, 0.3)
+    expected = loss.gradient_hessian(y, raw)
+    for shape, dtype in (((2000,), np.float64), ((2000, 1), np.float32)):
+        out = (np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype))
+        result = loss.gradient_hessian(y, raw.reshape(shape), out=out)
+        assert result[0] is out[0] and result[1] is out[1]
+        np.testing.assert_allclose(out[0].reshape(-1), expected[0], rtol=1e-6 if dtype == np.float32 else 0)
+        np.testing.assert_allclose(out[1].reshape(-1), expected[1], rtol=1e-6 if dtype == np.float32 else 0)
+    bad_outs = {
+        "pair": (np.zeros(2000), TypeError),
+        "shape": ((np.zeros(1999), np.zeros(1999)), ValueError),
+        "share": ((expected[0].copy(),) * 2, ValueError),
+        "C-contiguous": ((np.zeros(4000)[::2], np.zeros(2000)), ValueError),
+        "read-only": ((np.zeros(2000), np.zeros(2000)), ValueError),
+    }
+    bad_outs["read-only"][0][0].setflags(write=False)
+    for message, (out, error) in bad_outs.items():
+        with pytest.raises(error, match=message):
+            loss.gradient_hessian(y, raw, out=out)
+
+
 def test_empty_input_gives_empty_results():
     loss = BinaryFocalLoss()
     assert loss.loss(np.zeros(0), np.zeros(0)).shape == (0,)

@@ -145,7 +145,8 @@ def _fit_xgboost(contender, X, y, rows, n_classes, settings):
         # xgboost_train bakes the focal loss's optimal constant into the model (objective
         # multi:softprob, a length-K base_score as the K starting margins) and, on a CUDA device,
         # runs the device-resident loop (gradients on the GPU, margins never copied to the host),
-        # for which it needs the feature matrices; on the CPU it is xgboost.train(obj=, custom_metric=).
+        # for which it needs the feature matrices; on the CPU it reads XGBoost's prediction cache through
+        # its C calls (the booster of xgboost.train(obj=, custom_metric=), without its Python layer).
         params["disable_default_eval_metric"] = 1
         booster = loss.xgboost_train(params, dfit, settings["rounds"],
                                      features={dfit: X[rows.fit], dvalid: X[rows.valid]}, **common)
