@@ -424,6 +424,8 @@ class FocalXGBClassifier(_FocalBoostingClassifier):
     def _train(self, X, y, sample_weight, evals):
         import xgboost
 
+        from .adapters import xgboost_train
+
         params = self._params(y, sample_weight)
         # enable_categorical: DataFrame columns of dtype 'category' are split on natively.
         dtrain = xgboost.DMatrix(X, label=y, weight=sample_weight, enable_categorical=True)
@@ -433,7 +435,7 @@ class FocalXGBClassifier(_FocalBoostingClassifier):
         ]
         evals_result = {}
         features = None
-        if str(self.device).startswith("cuda"):
+        if xgboost_train._on_cuda(params):  # device= or booster_params' device: "cuda..." / "gpu"
             # Margins and gradients stay on the GPU (loss.xgboost_train's device loop).
             features = {dtrain: X}
             features.update((dmatrix, X_eval) for (dmatrix, _), (X_eval, *_) in zip(watchlist, evals))

@@ -44,6 +44,8 @@ def check_quick_start(namespace, data):
     assert np.all((proba > 0.0) & (proba < 1.0))
     loss = namespace["loss"]
     assert isinstance(loss, FocalLoss)
+    # alpha="balanced" is resolved from the training labels by xgboost_train, as here.
+    loss = loss.resolve_alpha(data["y_train"])
     learner = json.loads(namespace["booster"].save_config())["learner"]
     assert learner["objective"]["name"] == "multi:softprob"
     base_score = json.loads(learner["learner_model_param"]["base_score"])

@@ -2,6 +2,7 @@
 the CPU, and the CUDA kernels under Numba's CUDA simulator (in a subprocess: the simulator replaces
 numba.cuda for the whole process)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -157,8 +158,9 @@ def _public_route(loss, params, dtrain, rounds, evals=(), **kwargs):
     labels, weights = dtrain.get_label(), dtrain.get_weight()
     weights = weights if weights.size else None
     resolved = loss.resolve_alpha(labels, weights)
-    params = xgboost_params_with_init_score(resolved, labels, params, sample_weight=weights,
-                                            n_classes=params.get("num_class"))
+    if kwargs.get("xgb_model") is None:  # a continued model keeps its own base_score
+        params = xgboost_params_with_init_score(resolved, labels, params, sample_weight=weights,
+                                                n_classes=params.get("num_class"))
     history = {}
     booster = xgboost.train(params, dtrain, rounds, evals=list(evals), verbose_eval=False,
                             obj=resolved.xgboost_objective, custom_metric=resolved.xgboost_metric,
@@ -176,30 +178,64 @@ def no_python_round_trip(monkeypatch):
     monkeypatch.setattr(xgboost.Booster, "boost", forbidden)
 
 
+class _SwapModel(xgboost.callback.TrainingCallback):
+    """Hands xgboost.train a copy of the model to train (before_training may return another one)."""
+
+    def before_training(self, model):
+        return model.copy()
+
+
+class _ReweightAfterRound(xgboost.callback.TrainingCallback):
+    """Doubles the weights of the first rows of dtrain after round 2: the objective must see it."""
+
+    def __init__(self, dtrain):
+        self.dtrain = dtrain
+
+    def after_iteration(self, model, epoch, evals_log):
+        if epoch == 2:
+            weights = self.dtrain.get_weight()
+            weights[:300] *= 2.0
+            self.dtrain.set_weight(weights)
+        return False
+
+
 CPU_VARIANTS = {
     "gbtree-early-stopping": ({}, {"early_stopping_rounds": 3}, 80),
     "dart": ({"booster": "dart", "rate_drop": 0.2, "skip_drop": 0.0}, {}, ROUNDS),
     "gblinear": ({"booster": "gblinear", "updater": "coord_descent"}, {}, ROUNDS),
     "subsample-lossguide": ({"subsample": 0.7, "grow_policy": "lossguide", "max_leaves": 6}, {}, ROUNDS),
     "learning-rate-callback": ({}, {"callbacks": "schedule"}, ROUNDS),
+    "callback-swaps-the-model": ({}, {"callbacks": "swap"}, ROUNDS),
+    "callback-changes-weights": ({}, {"callbacks": "reweight"}, ROUNDS),
+    "no-evals": ({}, {"evals": []}, ROUNDS),
 }
+
+
+def _callbacks(name, dtrain):
+    """A fresh callback per run: XGBoost's callbacks keep state."""
+    if name == "schedule":
+        return [xgboost.callback.LearningRateScheduler(lambda epoch: 0.4 * 0.9 ** epoch)]
+    if name == "swap":
+        return [_SwapModel()]
+    return [_ReweightAfterRound(dtrain)]
 
 
 @pytest.mark.parametrize("variant", list(CPU_VARIANTS), ids=list(CPU_VARIANTS))
 def test_cpu_loop_grows_the_booster_of_the_public_route(case, variant):
-    loss, X, _, _, X_valid, dtrain, dvalid = case
+    loss, X, y, weights, X_valid, dtrain, dvalid = case
     extra_params, kwargs, rounds = CPU_VARIANTS[variant]
     params = {**PARAMS, **extra_params}
     if params.get("booster") == "gblinear":
         del params["max_depth"], params["tree_method"]  # tree parameters: XGBoost warns of them
-    evals = [(dtrain, "train"), (dvalid, "valid")]
     results = []
     for route in ("public", "loop"):
         route_kwargs = dict(kwargs)
-        if route_kwargs.get("callbacks") == "schedule":
-            # A fresh callback per run: XGBoost's callbacks keep state.
-            route_kwargs["callbacks"] = [xgboost.callback.LearningRateScheduler(
-                lambda epoch: 0.4 * 0.9 ** epoch)]
+        # Each route gets its own DMatrices: a callback may change the weights of its dtrain.
+        dtrain = xgboost.DMatrix(X, label=y, weight=weights)
+        dvalid = xgboost.DMatrix(X_valid, label=dvalid.get_label())
+        evals = route_kwargs.pop("evals", [(dtrain, "train"), (dvalid, "valid")])
+        if "callbacks" in route_kwargs:
+            route_kwargs["callbacks"] = _callbacks(route_kwargs["callbacks"], dtrain)
         if route == "public":
             results.append(_public_route(loss, params, dtrain, rounds, evals, **route_kwargs))
         else:
@@ -208,14 +244,27 @@ def test_cpu_loop_grows_the_booster_of_the_public_route(case, variant):
                                          evals_result=history, **route_kwargs)
             results.append((booster, history))
     (expected, expected_history), (booster, history) = results
-    dtest = xgboost.DMatrix(X_valid)
-    np.testing.assert_array_equal(booster.predict(dtest, output_margin=True),
-                                  expected.predict(dtest, output_margin=True))
+    # The same model, byte for byte (trees, leaf values, gain and cover statistics), and the same
+    # configuration (learner parameters and the metrics evaluation added).
+    assert booster.save_raw("ubj") == expected.save_raw("ubj")
+    assert json.loads(booster.save_config()) == json.loads(expected.save_config())
     assert history == expected_history
     assert booster.num_boosted_rounds() == expected.num_boosted_rounds()
     if kwargs.get("early_stopping_rounds"):
         assert booster.num_boosted_rounds() < rounds  # it did stop early
         assert (booster.best_iteration, booster.best_score) == (expected.best_iteration, expected.best_score)
+
+
+def test_cpu_loop_continues_a_model_as_the_public_route_does(case):
+    loss, X, y, weights, X_valid, dtrain, dvalid = case
+    first, _ = _public_route(loss, PARAMS, dtrain, 5)
+    expected, expected_history = _public_route(loss, PARAMS, dtrain, 5, [(dvalid, "valid")], xgb_model=first)
+    history = {}
+    booster = loss.xgboost_train(PARAMS, dtrain, 5, evals=[(dvalid, "valid")], xgb_model=first,
+                                 verbose_eval=False, evals_result=history)
+    assert booster.num_boosted_rounds() == 10
+    assert booster.save_raw("ubj") == expected.save_raw("ubj")
+    assert history == expected_history
 
 
 def test_cpu_loop_makes_the_c_calls_itself(case, no_python_round_trip):

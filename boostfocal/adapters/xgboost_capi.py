@@ -99,10 +99,10 @@ class GradientHandOff:
     def __init__(self, shape, dtype=np.float32):
         self.gradient = np.empty(shape, dtype=dtype)
         self.hessian = np.empty(shape, dtype=dtype)
-        n_rows = shape[0]
         # XGBoost reads (n_samples, n_targets); a (n,) buffer is the same memory as (n, 1).
+        as_matrix = (shape[0], shape[1] if len(shape) == 2 else 1)
         self._interfaces = tuple(
-            self._array_interface(array.reshape(n_rows, -1)) for array in (self.gradient, self.hessian)
+            self._array_interface(array.reshape(as_matrix)) for array in (self.gradient, self.hessian)
         )
 
     @staticmethod

@@ -312,28 +312,32 @@ class _CachedHostKernels:
     """The CPU kernels on the margins of XGBoost's own prediction cache (:mod:`.xgboost_capi`).
 
     What ``xgboost.train(obj=loss.xgboost_objective, custom_metric=loss.xgboost_metric)`` computes
-    each round, minus what does not change between rounds: the checks of labels against margins
-    (:func:`check_booster_margins`) run once per DMatrix, the gradient buffers and their array
-    interfaces are made once, and the margins are read without a copy.
+    each round, minus what does not change between rounds: the gradient buffers and their array
+    interfaces are made once, the margins are read without a copy, and the checks of labels against
+    margins (:func:`check_booster_margins`: margin columns, label range, absent classes, margins
+    that look like probabilities) run on the first round and again only when a DMatrix's labels
+    change (a callback may set them). Labels and weights are read from the DMatrix every round, as
+    the objective reads them.
     """
 
     def __init__(self, loss):
         self.loss = loss
         self._hand_off = None
-        self._checked = set()  # (id of the labels, training) already checked
+        self._checked_labels = {}  # (id of the DMatrix, training) -> the labels last checked
 
     def margins(self, booster, dmatrix, features, missing):
         return _CachedMargins(self, booster, dmatrix)
 
-    def _check_once(self, data, margins, training: bool) -> None:
-        key = (id(data[0]), training)
-        if key not in self._checked:
-            check_booster_margins(self.loss, data[0], margins, source="XGBoost", training=training)
-            self._checked.add(key)
+    def _check(self, dmatrix, labels, margins, training: bool) -> None:
+        key = (id(dmatrix), training)
+        checked = self._checked_labels.get(key)
+        if checked is None or not np.array_equal(checked, labels):
+            check_booster_margins(self.loss, labels, margins, source="XGBoost", training=training)
+            self._checked_labels[key] = labels
 
-    def gradient_hessian(self, data, margins):
-        labels, weights = data
-        self._check_once(data, margins, training=True)
+    def gradient_hessian(self, dmatrix, margins):
+        labels, weights = labels_and_weights(dmatrix)
+        self._check(dmatrix, labels, margins, training=True)
         if self._hand_off is None or self._hand_off.gradient.shape != margins.shape:
             # float32 in the margins' shape, as the objective returns them to xgboost.train.
             self._hand_off = xgboost_capi.GradientHandOff(margins.shape, margins.dtype)
@@ -345,9 +349,9 @@ class _CachedHostKernels:
     def boost(self, booster, dtrain, iteration: int, gradient, hessian) -> None:
         self._hand_off.boost(booster, dtrain, iteration)
 
-    def mean_loss(self, data, margins) -> float:
-        labels, weights = data
-        self._check_once(data, margins, training=False)
+    def mean_loss(self, dmatrix, margins) -> float:
+        labels, weights = labels_and_weights(dmatrix)
+        self._check(dmatrix, labels, margins, training=False)
         with inside_booster():
             return self.loss.mean_loss(labels, margins, weights)
 
@@ -393,12 +397,13 @@ class _CachedMargins:
 
     The gradient reads them as ``Booster.boost`` does (``training=True``), the metric as
     ``Booster.eval_set`` does (``training=False``); the two differ only for DART, whose training
-    predictions drop trees.
+    predictions drop trees. ``data`` is the DMatrix itself: its labels and weights are read at
+    each use, as the objective and the metric read them.
     """
 
     def __init__(self, kernels, booster, dmatrix):
         self.kernels = kernels
-        self.data = labels_and_weights(dmatrix)
+        self.data = dmatrix
         self._for_training = xgboost_capi.PredictionCache(booster, dmatrix, training=True)
         self._for_evaluation = xgboost_capi.PredictionCache(booster, dmatrix, training=False)
 
@@ -423,8 +428,6 @@ def _callback_container(margins_of_evals, callbacks):
             evals = [] if evals is None else evals
             for _, name in evals:
                 assert name.find("-") == -1, "Dataset name should not contain `-`"
-            if not evals:  # nothing to evaluate: the history stays empty, as XGBoost's would
-                return any(c.after_iteration(model, epoch, self.history) for c in self.callbacks)
             score = model.eval_set(evals, epoch)
             for margins, (_, name) in zip(margins_of_evals, evals):
                 score += "\t%s-%s:%f" % (name, "focal_loss", margins.mean_loss())
@@ -471,20 +474,22 @@ def _train_resident(arrays, params, dtrain, num_boost_round, *, evals, early_sto
     def features_of(dmatrix):
         return None if features is None else features[dmatrix]
 
+    margins_of_evals = []  # filled below, once the model to train is known
+    container = _callback_container(margins_of_evals, callbacks)
+    # As xgboost.train: a callback may hand back another model to train; the margins are its own.
+    booster = container.before_training(booster)
     train_margins = arrays.margins(booster, dtrain, features_of(dtrain), missing)
     resident = [train_margins]
-    margins_of_evals = []
     for dmatrix, _ in evals:
         if dmatrix is dtrain:
             margins_of_evals.append(train_margins)
         else:
             margins_of_evals.append(arrays.margins(booster, dmatrix, features_of(dmatrix), missing))
             resident.append(margins_of_evals[-1])
-    container = _callback_container(margins_of_evals, callbacks)
-    booster = container.before_training(booster)
-    # Booster.boost assigns dtrain's feature names and types to the booster where it has none and
-    # checks them every round; once is enough, the DMatrix does not change.
-    booster._assign_dmatrix_features(dtrain)
+    if num_boost_round > 0:
+        # Booster.boost assigns dtrain's feature names and types to the booster where it has none
+        # and checks them every round; once is enough, the DMatrix does not change.
+        booster._assign_dmatrix_features(dtrain)
     for iteration in range(num_boost_round):
         if container.before_iteration(booster, iteration, dtrain, evals):
             break
