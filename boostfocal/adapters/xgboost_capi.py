@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 
 _UINT64 = ctypes.c_uint64  # XGBoost's bst_ulong
-_FUNCTIONS = ("XGBoosterPredictFromDMatrix", "XGBoosterTrainOneIter")
+_FUNCTIONS = ("XGBoosterPredictFromDMatrix", "XGBoosterTrainOneIter", "XGDMatrixGetFloatInfo")
 
 
 def _library():
@@ -56,6 +56,30 @@ def _check(status: int) -> None:
 
     # Raises XGBoostError with XGBoost's own message (XGBGetLastError), as the Python layer does.
     _check_call(status)
+
+
+def float_info(dmatrix, field: str) -> np.ndarray:
+    """``dmatrix.get_float_info(field)`` ("label", "weight", ...) as a read-only view, without a copy.
+
+    ``XGDMatrixGetFloatInfo`` hands out a pointer into the DMatrix's own vector, valid until that
+    field is set again; read it at each use. Measured at 1,000 rows: ``DMatrix.get_label()`` about
+    25-30 µs, and each call defines a class whose reference cycles only the garbage collector frees
+    (one full collection in a process holding Numba, XGBoost and LightGBM took 0.1 s).
+    """
+    length = _UINT64()
+    values = ctypes.POINTER(ctypes.c_float)()
+    _check(_library().XGDMatrixGetFloatInfo(
+        dmatrix.handle, field.encode(), ctypes.byref(length), ctypes.byref(values),
+    ))
+    return _read_only_view(values, (length.value,))
+
+
+def _read_only_view(values, dims) -> np.ndarray:
+    if int(np.prod(dims)) == 0:
+        return np.empty(dims, dtype=np.float32)
+    view = np.ctypeslib.as_array(values, shape=dims)
+    view.flags.writeable = False  # XGBoost's memory: nothing of ours may write into it
+    return view
 
 
 class PredictionCache:
@@ -84,12 +108,7 @@ class PredictionCache:
             self.booster.handle, self.dmatrix.handle, self._config,
             ctypes.byref(shape), ctypes.byref(n_dims), ctypes.byref(values),
         ))
-        dims = tuple(int(shape[axis]) for axis in range(n_dims.value))
-        if int(np.prod(dims)) == 0:
-            return np.empty(dims, dtype=np.float32)
-        view = np.ctypeslib.as_array(values, shape=dims)
-        view.flags.writeable = False  # XGBoost's buffer: nothing of ours may write into it
-        return view
+        return _read_only_view(values, tuple(int(shape[axis]) for axis in range(n_dims.value)))
 
 
 class GradientHandOff:

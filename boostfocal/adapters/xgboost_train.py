@@ -317,7 +317,7 @@ class _CachedHostKernels:
     margins (:func:`check_booster_margins`: margin columns, label range, absent classes, margins
     that look like probabilities) run on the first round and again only when a DMatrix's labels
     change (a callback may set them). Labels and weights are read from the DMatrix every round, as
-    the objective reads them.
+    the objective reads them, but as views of its own vectors (:func:`.xgboost_capi.float_info`).
     """
 
     def __init__(self, loss):
@@ -328,15 +328,21 @@ class _CachedHostKernels:
     def margins(self, booster, dmatrix, features, missing):
         return _CachedMargins(self, booster, dmatrix)
 
+    @staticmethod
+    def _labels_and_weights(dmatrix):
+        # Views of the DMatrix's own vectors, read each round: a callback may set them.
+        weights = xgboost_capi.float_info(dmatrix, "weight")
+        return xgboost_capi.float_info(dmatrix, "label"), (weights if weights.size else None)
+
     def _check(self, dmatrix, labels, margins, training: bool) -> None:
         key = (id(dmatrix), training)
         checked = self._checked_labels.get(key)
         if checked is None or not np.array_equal(checked, labels):
             check_booster_margins(self.loss, labels, margins, source="XGBoost", training=training)
-            self._checked_labels[key] = labels
+            self._checked_labels[key] = labels.copy()  # the view changes when the labels are set
 
     def gradient_hessian(self, dmatrix, margins):
-        labels, weights = labels_and_weights(dmatrix)
+        labels, weights = self._labels_and_weights(dmatrix)
         self._check(dmatrix, labels, margins, training=True)
         if self._hand_off is None or self._hand_off.gradient.shape != margins.shape:
             # float32 in the margins' shape, as the objective returns them to xgboost.train.
@@ -350,7 +356,7 @@ class _CachedHostKernels:
         self._hand_off.boost(booster, dtrain, iteration)
 
     def mean_loss(self, dmatrix, margins) -> float:
-        labels, weights = labels_and_weights(dmatrix)
+        labels, weights = self._labels_and_weights(dmatrix)
         self._check(dmatrix, labels, margins, training=False)
         with inside_booster():
             return self.loss.mean_loss(labels, margins, weights)
