@@ -10,12 +10,14 @@ python-package/xgboost/core.py), which
 2. builds the array-interface JSON of the gradient and the Hessian and calls
    ``XGBoosterTrainOneIter(handle, dtrain, iteration, grad, hess)``.
 
-Measured on this project's 2-core machine at 20,000 rows: the Python around these calls costs about
-0.4 ms a round, against a whole ``binary:logistic`` round of 4-7 ms; at 1,000 rows it is a tenth of
-the round. :class:`PredictionCache` and :class:`GradientHandOff` make the same two C calls with the
-same arguments: the config ``Booster.predict`` would send, and the interfaces of gradient buffers that
-are filled in place every round, so their JSON is built once. The trees are the same bit for bit
-(tests/test_xgboost_train.py).
+Measured on this project's 2-core machine (binary, one thread): reading the margins after a round
+takes 122 µs through ``Booster.predict`` and 37 µs here at 1,000 rows, 386 µs and 192 µs at 20,000
+rows, against a whole ``binary:logistic`` round of about 1.4 ms and 5.5 ms; in the training-speed
+benchmark ``loss.xgboost_train`` took 0.90x the time of ``xgboost.train(obj=...)`` (median of the cells
+up to 20,000 rows). :class:`PredictionCache` and :class:`GradientHandOff` make the same two C calls
+with the same arguments: the config ``Booster.predict`` would send, and the interfaces of gradient
+buffers that are filled in place every round, so their JSON is built once. The trees are the same bit
+for bit (tests/test_xgboost_train.py). :func:`float_info` reads labels and weights the same way.
 
 :func:`unavailable` says why these calls cannot be used (a build without them), so that callers fall
 back to ``xgboost.train``.
