@@ -61,6 +61,12 @@ class BoosterMethods:
         ``xgboost.train``'s; ``evals`` report XGBoost's metrics and then ``focal_loss``, which early
         stopping watches.
 
+        On the CPU it grows that very booster (the same ``save_raw`` bytes and history) without
+        XGBoost's Python layer in each round: it reads the margins from XGBoost's prediction cache
+        and hands the gradients back through XGBoost's C calls (:mod:`boostfocal.adapters.xgboost_capi`;
+        with an XGBoost that lacks them it calls ``xgboost.train`` itself). The label checks run
+        on the first round and again only when a callback changes the labels.
+
         With ``params["device"] = "cuda"`` the rounds run on the GPU without host copies of the
         margins: gradient and Hessian by a CUDA kernel, handed to ``Booster.boost``, each round's
         trees added by ``Booster.inplace_predict``. That needs the feature matrices:

@@ -264,6 +264,7 @@ def test_cpu_loop_continues_a_model_as_the_public_route_does(case):
                                  verbose_eval=False, evals_result=history)
     assert booster.num_boosted_rounds() == 10
     assert booster.save_raw("ubj") == expected.save_raw("ubj")
+    assert json.loads(booster.save_config()) == json.loads(expected.save_config())
     assert history == expected_history
 
 
@@ -291,10 +292,10 @@ def test_cpu_loop_on_quantile_dmatrix_and_base_margin():
             history = {}
             boosters.append((loss.xgboost_train(PARAMS, dtrain, 8, evals=evals, verbose_eval=False,
                                                 evals_result=history), history))
-    dtest = xgboost.DMatrix(X_valid)
-    np.testing.assert_array_equal(boosters[1][0].predict(dtest, output_margin=True),
-                                  boosters[0][0].predict(dtest, output_margin=True))
-    assert boosters[1][1] == boosters[0][1]
+    (expected, expected_history), (booster, history) = boosters
+    assert booster.save_raw("ubj") == expected.save_raw("ubj")
+    assert json.loads(booster.save_config()) == json.loads(expected.save_config())
+    assert history == expected_history
     # An evaluation QuantileDMatrix without ref=dtrain is refused, as xgboost.train refuses it.
     dtrain = xgboost.QuantileDMatrix(X, label=y)
     unrelated = xgboost.QuantileDMatrix(X_valid, label=y_valid)
@@ -369,6 +370,8 @@ def test_cpu_loop_trains_in_several_python_threads_at_once(case):
         return booster.predict(dtest, output_margin=True)
 
     alone = train(None)
+    public, _ = _public_route(loss, PARAMS, dtrain, 6, [(dvalid, "valid")])
+    np.testing.assert_array_equal(alone, public.predict(dtest, output_margin=True))
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(train, range(4)))
     for margins in together:
@@ -458,7 +461,7 @@ _SIMULATED = textwrap.dedent(
         dtrain = xgboost.DMatrix(X, label=labels, weight=weights)
         loss, params = xgboost_train._params_for(loss, {"max_depth": 2, "nthread": 1}, dtrain, None, True)
         history = [{}, {}]
-        resident = xgboost_train._train_resident(
+        resident = xgboost_train._train_loop(
             xgboost_train._CudaArrays(loss, xp=FakeCupy), params, dtrain, 4,
             evals=[(dtrain, "train")], early_stopping_rounds=None, verbose_eval=False,
             xgb_model=None, callbacks=None, evals_result=history[0], maximize=None,

@@ -10,13 +10,15 @@ python-package/xgboost/core.py), which
 2. builds the array-interface JSON of the gradient and the Hessian and calls
    ``XGBoosterTrainOneIter(handle, dtrain, iteration, grad, hess)``.
 
-Measured on this project's 2-core machine (binary, one thread): reading the margins after a round
-takes 122 µs through ``Booster.predict`` and 37 µs here at 1,000 rows, 386 µs and 192 µs at 20,000
-rows, against a whole ``binary:logistic`` round of about 1.4 ms and 5.5 ms; in the training-speed
-benchmark ``loss.xgboost_train`` took 0.90x the time of ``xgboost.train(obj=...)`` (median of the cells
-up to 20,000 rows). :class:`PredictionCache` and :class:`GradientHandOff` make the same two C calls
-with the same arguments: the config ``Booster.predict`` would send, and the interfaces of gradient
-buffers that are filled in place every round, so their JSON is built once. The trees are the same bit
+Measured on this project's 2-core machine (binary, one thread; ``benchmarks/bench_xgboost_round.py``):
+reading the margins after a round takes 0.28 ms through ``Booster.predict`` and 0.12 ms here at 1,000
+rows, 0.54 ms and 0.28 ms at 20,000 rows, against a whole ``binary:logistic`` round of 1.9 ms and
+7.7 ms. In the training-speed benchmark ``loss.xgboost_train`` took 0.87-0.90 of the time of
+``xgboost.train(obj=...)`` in 5 of 6 binary cells up to 20,000 rows.
+
+:class:`PredictionCache` and :class:`GradientHandOff` make the same two C calls with the same
+arguments: the config ``Booster.predict`` would send, and the interfaces of gradient buffers that are
+filled in place every round, so their JSON is built once. The trees are the same bit
 for bit (tests/test_xgboost_train.py). :func:`float_info` reads labels and weights the same way.
 
 :func:`unavailable` says why these calls cannot be used (a build without them), so that callers fall
@@ -65,8 +67,9 @@ def float_info(dmatrix, field: str) -> np.ndarray:
 
     ``XGDMatrixGetFloatInfo`` hands out a pointer into the DMatrix's own vector, valid until that
     field is set again; read it at each use. Measured at 1,000 rows: ``DMatrix.get_label()`` about
-    25-30 µs, and each call defines a class whose reference cycles only the garbage collector frees
-    (one full collection in a process holding Numba, XGBoost and LightGBM took 0.1 s).
+    15-30 µs, and each call defines a class whose reference cycles only the garbage collector frees
+    (a burst of 200 calls once averaged 0.7 ms a call in a process holding Numba, XGBoost and
+    LightGBM); this view takes about 6 µs (``benchmarks/bench_xgboost_round.py``).
     """
     length = _UINT64()
     values = ctypes.POINTER(ctypes.c_float)()

@@ -9,7 +9,7 @@ stopping (``best_iteration``/``best_score``), ``evals_result`` and user callback
 names and the same ``%f`` rounding as ``xgboost.train``; the focal metric is appended to XGBoost's
 metrics of each evaluation set under the name ``focal_loss``.
 
-On the CPU (:class:`_CachedHostKernels`): each round reads the margins from XGBoost's prediction
+On the CPU (:class:`_PredictionCacheRoute`): each round reads the margins from XGBoost's prediction
 cache and hands the gradients back through the C calls of :mod:`.xgboost_capi`, with gradient
 buffers reused every round and the booster-margin checks made once; the booster is the one
 ``xgboost.train(obj=...)`` grows, bit for bit. It falls back to ``xgboost.train(obj=...)`` where
@@ -164,7 +164,7 @@ def train(
         if xgboost_capi.unavailable() is not None:
             return xgboost.train(params, dtrain, num_boost_round, obj=loss.xgboost_objective,
                                  custom_metric=loss.xgboost_metric, **common)
-        return _train_resident(_CachedHostKernels(loss), params, dtrain, num_boost_round,
+        return _train_loop(_PredictionCacheRoute(loss), params, dtrain, num_boost_round,
                                features=None, missing=missing, **common)
     reason = _loop_obstacle(params, dtrain, evals, features)
     if reason is not None:
@@ -175,7 +175,7 @@ def train(
         arrays = _CudaArrays(loss)
     else:
         raise ValueError(f"_array_module must be 'numpy' or 'cupy', got {array_module!r}")
-    return _train_resident(arrays, params, dtrain, num_boost_round, features=features,
+    return _train_loop(arrays, params, dtrain, num_boost_round, features=features,
                            missing=missing, **common)
 
 
@@ -308,8 +308,9 @@ class _CudaArrays(_HostArrays):
         return float(per_sample.sum()) / data["total_weight"]
 
 
-class _CachedHostKernels:
-    """The CPU kernels on the margins of XGBoost's own prediction cache (:mod:`.xgboost_capi`).
+class _PredictionCacheRoute:
+    """The CPU route of the loop: margins read from XGBoost's own prediction cache, gradients from
+    the CPU kernels handed back through XGBoost's C calls (:mod:`.xgboost_capi`).
 
     What ``xgboost.train(obj=loss.xgboost_objective, custom_metric=loss.xgboost_metric)`` computes
     each round, minus what does not change between rounds: the gradient buffers and their array
@@ -460,11 +461,11 @@ def _check_evals(xgboost, dtrain, evals) -> None:
             )
 
 
-def _train_resident(arrays, params, dtrain, num_boost_round, *, evals, early_stopping_rounds,
+def _train_loop(arrays, params, dtrain, num_boost_round, *, evals, early_stopping_rounds,
                     verbose_eval, xgb_model, callbacks, evals_result, maximize, features, missing):
     """``xgboost.train`` (XGBoost 3.2 training.py) with the objective and metric computed by
     ``arrays`` on the margins it holds: device arrays (``_HostArrays``, ``_CudaArrays``) or
-    XGBoost's prediction cache (``_CachedHostKernels``)."""
+    XGBoost's prediction cache (``_PredictionCacheRoute``)."""
     import xgboost
     from xgboost.callback import EarlyStopping, EvaluationMonitor
 

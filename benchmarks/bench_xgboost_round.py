@@ -1,0 +1,176 @@
+"""Where an XGBoost round with a Python objective spends its time, one thread, binary task.
+
+Measures, on the training-speed benchmark's synthetic data (30 float32 features, depth 6) at 1,000
+and 20,000 rows, with ``nthread=1``:
+
+* ``update`` vs ``TrainOneIter``: a built-in ``binary:logistic`` round (``Booster.update``, gradient
+  included) against ``XGBoosterTrainOneIter`` alone on a second booster fed the built-in's own
+  gradient from NumPy, so that both grow the same trees (leaf counts are reported);
+* reading the margins after a round: ``Booster.predict(output_margin=True, training=True)`` against
+  :class:`boostfocal.adapters.xgboost_capi.PredictionCache`, alternating round by round;
+* reading labels and weights: ``DMatrix.get_label()`` + ``get_weight()`` against
+  :func:`boostfocal.adapters.xgboost_capi.float_info`;
+* the parts of a ``loss.xgboost_train`` round (``BinaryFocalLoss(2.0)``) outside ``TrainOneIter``:
+  margins read, gradient step (label and weight views, checks, kernel), ``eval_set``.
+
+Medians over the rounds. ``python benchmarks/bench_xgboost_round.py`` (about a minute) writes
+``benchmarks/results/xgboost_round_cpu.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Dict, List
+
+import numpy as np
+
+import common
+from bench_training_speed import log_priors, synthetic
+
+ROWS = (1_000, 20_000)
+ROUNDS = 200
+
+
+def _median_us(values) -> float:
+    return float(np.median(values) * 1e6)
+
+
+def update_against_train_one_iter(n_rows: int) -> Dict[str, float]:
+    import xgboost as xgb
+
+    from boostfocal.adapters import xgboost_capi
+
+    X, y = synthetic(n_rows, 2)
+    labels = y.astype(np.float32)
+    dtrain = xgb.QuantileDMatrix(X, label=y)
+    params = {"tree_method": "hist", "max_depth": 6, "learning_rate": 0.1, "seed": 0, "verbosity": 0,
+              "max_bin": 256, "nthread": 1, "objective": "binary:logistic"}
+    builtin = xgb.Booster(params, [dtrain])
+    # The built-in starts from the fitted intercept; the custom booster from the same margin.
+    prior = float(log_priors(y, 2))
+    custom = xgb.Booster({**params, "base_score": 1.0 / (1.0 + np.exp(-prior))}, [dtrain])
+    cache = xgboost_capi.PredictionCache(custom, dtrain, training=True)
+    hand_off = xgboost_capi.GradientHandOff((n_rows,), np.float32)
+    updates, train_one_iters, reads_python, reads_direct = [], [], [], []
+    for iteration in range(ROUNDS):
+        start = time.perf_counter()
+        builtin.update(dtrain, iteration)
+        updates.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        if iteration % 2:  # alternate: the first read after a round pays for cold caches
+            margins = custom.predict(dtrain, output_margin=True, training=True)
+            reads_python.append(time.perf_counter() - start)
+        else:
+            margins = cache.margins()
+            reads_direct.append(time.perf_counter() - start)
+        p = 1.0 / (1.0 + np.exp(-margins))  # XGBoost's logistic gradient and Hessian (floor 1e-16)
+        hand_off.gradient[:] = p - labels
+        hand_off.hessian[:] = np.maximum(p * (1.0 - p), 1e-16)
+        start = time.perf_counter()
+        hand_off.boost(custom, dtrain, iteration)
+        train_one_iters.append(time.perf_counter() - start)
+
+    def leaves(booster):
+        return sum(tree.count("leaf=") for tree in booster.get_dump())
+
+    label_reads, view_reads = [], []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        dtrain.get_label(), dtrain.get_weight()
+        label_reads.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        xgboost_capi.float_info(dtrain, "label"), xgboost_capi.float_info(dtrain, "weight")
+        view_reads.append(time.perf_counter() - start)
+    return {
+        "update_us": _median_us(updates), "train_one_iter_us": _median_us(train_one_iters),
+        "leaves_builtin": leaves(builtin), "leaves_custom": leaves(custom),
+        "predict_read_us": _median_us(reads_python), "cache_read_us": _median_us(reads_direct),
+        "get_label_weight_us": _median_us(label_reads), "float_info_us": _median_us(view_reads),
+    }
+
+
+def focal_round_parts(n_rows: int) -> Dict[str, float]:
+    """Median time per round of each part of a loss.xgboost_train round, by wrapping them."""
+    import xgboost as xgb
+
+    from boostfocal import BinaryFocalLoss
+    from boostfocal.adapters import xgboost_capi, xgboost_train
+
+    X, y = synthetic(n_rows, 2)
+    dtrain = xgb.QuantileDMatrix(X, label=y)
+    loss = BinaryFocalLoss(2.0)
+    params = {"tree_method": "hist", "max_depth": 6, "learning_rate": 0.1, "seed": 0, "verbosity": 0,
+              "max_bin": 256, "nthread": 1}
+    parts = {
+        "train_one_iter": (xgboost_capi.GradientHandOff, "boost"),
+        "margins_read": (xgboost_capi.PredictionCache, "margins"),
+        "gradient_step": (xgboost_train._PredictionCacheRoute, "gradient_hessian"),
+        "eval_set": (xgb.Booster, "eval_set"),
+    }
+    spent: Dict[str, List[float]] = {name: [] for name in parts}
+    originals = {name: getattr(owner, attr) for name, (owner, attr) in parts.items()}
+
+    def timed(name, function):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            result = function(*args, **kwargs)
+            spent[name].append(time.perf_counter() - start)
+            return result
+        return wrapper
+
+    loss.xgboost_train(params, dtrain, 3, verbose_eval=False)  # compile and load the kernel first
+    try:
+        for name, (owner, attr) in parts.items():
+            setattr(owner, attr, timed(name, originals[name]))
+        start = time.perf_counter()
+        loss.xgboost_train(params, dtrain, ROUNDS, verbose_eval=False)
+        total = time.perf_counter() - start
+    finally:
+        for name, (owner, attr) in parts.items():
+            setattr(owner, attr, originals[name])
+    result = {f"{name}_us": _median_us(values) for name, values in spent.items()}
+    result["round_us_mean"] = total / ROUNDS * 1e6
+    return result
+
+
+def render_markdown(payload: dict) -> str:
+    env = payload["environment"]
+    lines = [
+        "# Where an XGBoost round with a Python objective spends its time (binary, 1 thread)", "",
+        f"`python benchmarks/bench_xgboost_round.py` on {env['date']}: {env.get('cpu_model')}, "
+        f"{env['cpu_count']} CPU cores, XGBoost {env['xgboost']}, Numba {env['numba']}; medians over "
+        f"{ROUNDS} rounds, microseconds. Synthetic data of bench_training_speed.py, depth 6, nthread=1.", "",
+    ]
+    header = ["rows", "built-in update", "TrainOneIter (same trees)", "leaves (built-in, custom)",
+              "Booster.predict read", "PredictionCache read", "get_label + get_weight", "float_info x2",
+              "xgboost_train round (mean)", "its TrainOneIter", "its margins read", "its gradient step",
+              "its eval_set"]
+    rows = []
+    for r in payload["rows"]:
+        rows.append([f"{r['n_rows']:,}", f"{r['update_us']:.0f}", f"{r['train_one_iter_us']:.0f}",
+                     f"{r['leaves_builtin']}, {r['leaves_custom']}", f"{r['predict_read_us']:.0f}",
+                     f"{r['cache_read_us']:.0f}", f"{r['get_label_weight_us']:.1f}", f"{r['float_info_us']:.1f}",
+                     f"{r['round_us_mean']:.0f}", f"{r['train_one_iter_us_focal']:.0f}",
+                     f"{r['margins_read_us']:.0f}", f"{r['gradient_step_us']:.0f}", f"{r['eval_set_us']:.0f}"])
+    lines.append(common.markdown_table(header, rows, "l" + "r" * 12))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    payload = {"environment": common.environment("cpu"), "rows": []}
+    for n_rows in ROWS:
+        row = {"n_rows": n_rows, **update_against_train_one_iter(n_rows)}
+        focal = focal_round_parts(n_rows)
+        row["train_one_iter_us_focal"] = focal.pop("train_one_iter_us")
+        row.update(focal)
+        payload["rows"].append(row)
+        print(row, file=sys.stderr, flush=True)
+    markdown = render_markdown(payload)
+    print("\n".join(str(p) for p in common.write_results("xgboost_round_cpu", payload, markdown)))
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
