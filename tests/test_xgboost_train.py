@@ -61,16 +61,8 @@ def _train(loss, dtrain, dvalid, X, X_valid, rounds=ROUNDS, **kwargs):
 def test_cpu_path_is_xgboost_train_with_the_focal_objective_and_initial_score(case):
     loss, X, y, weights, X_valid, dtrain, dvalid = case
     booster, history = _train(loss, dtrain, dvalid, X, X_valid)
-    # As XGBoost hands them to the objective: float32 labels and weights from the DMatrix.
-    labels, weights = dtrain.get_label(), dtrain.get_weight()
-    resolved = loss.resolve_alpha(labels, weights)
-    params = xgboost_params_with_init_score(resolved, labels, PARAMS, sample_weight=weights)
-    expected_history = {}
-    expected = xgboost.train(
-        params, dtrain, ROUNDS, evals=[(dtrain, "train"), (dvalid, "valid")], verbose_eval=False,
-        obj=resolved.xgboost_objective, custom_metric=resolved.xgboost_metric,
-        evals_result=expected_history,
-    )
+    expected, expected_history = _public_route(loss, PARAMS, dtrain, ROUNDS,
+                                               [(dtrain, "train"), (dvalid, "valid")])
     dtest = xgboost.DMatrix(X_valid)
     np.testing.assert_array_equal(booster.predict(dtest, output_margin=True),
                                   expected.predict(dtest, output_margin=True))

@@ -165,7 +165,7 @@ def train(
             return xgboost.train(params, dtrain, num_boost_round, obj=loss.xgboost_objective,
                                  custom_metric=loss.xgboost_metric, **common)
         return _train_loop(_PredictionCacheRoute(loss), params, dtrain, num_boost_round,
-                               features=None, missing=missing, **common)
+                           features=None, missing=missing, **common)
     reason = _loop_obstacle(params, dtrain, evals, features)
     if reason is not None:
         raise ValueError(f"the device loop cannot run: {reason}")
@@ -176,7 +176,7 @@ def train(
     else:
         raise ValueError(f"_array_module must be 'numpy' or 'cupy', got {array_module!r}")
     return _train_loop(arrays, params, dtrain, num_boost_round, features=features,
-                           missing=missing, **common)
+                       missing=missing, **common)
 
 
 # ------------------------------------------------------------------------------ array modules
@@ -462,7 +462,7 @@ def _check_evals(xgboost, dtrain, evals) -> None:
 
 
 def _train_loop(arrays, params, dtrain, num_boost_round, *, evals, early_stopping_rounds,
-                    verbose_eval, xgb_model, callbacks, evals_result, maximize, features, missing):
+                verbose_eval, xgb_model, callbacks, evals_result, maximize, features, missing):
     """``xgboost.train`` (XGBoost 3.2 training.py) with the objective and metric computed by
     ``arrays`` on the margins it holds: device arrays (``_HostArrays``, ``_CudaArrays``) or
     XGBoost's prediction cache (``_PredictionCacheRoute``)."""
