@@ -41,6 +41,10 @@ def _check_binary_alpha(alpha):
     return values
 
 
+# A zero-length output argument: the kernel skips that output (the loss, for gradient_hessian).
+_NO_OUTPUT = np.empty(0)
+
+
 def _check_binary_raw(raw_prediction):
     """(float32/float64 view of shape (n,), shape as given); accepts (n,) and (n, 1)."""
     ndim = getattr(raw_prediction, "ndim", None)
@@ -248,11 +252,23 @@ class BinaryFocalLoss(LossBase):
                 if not array.flags.c_contiguous:
                     # The kernel writes through an (n,) view; reshape would copy a strided array.
                     raise ValueError(f"out {name} must be C-contiguous")
+        self._gradient_hessian_into(labels, raw, alpha, weights, gradient, hessian)
+        return gradient, hessian
+
+    def _kernel_alpha(self, n_columns: int = 1) -> np.ndarray:
+        """The alpha argument of the kernel, (a_0, a_1); ``n_columns`` as for :class:`FocalLoss`."""
+        return self._alpha_pair()
+
+    def _gradient_hessian_into(self, labels, raw, alpha, weights, gradient, hessian) -> None:
+        """The kernel call of :meth:`gradient_hessian` on inputs checked as it checks them: labels
+        from ``label_array``, raw predictions float32/float64 of shape (n,) or (n, 1), alpha from
+        :meth:`_kernel_alpha`, weights float64 (n,) or empty, and two distinct writable
+        C-contiguous float arrays of raw's shape. For loops that have checked their inputs once
+        (the XGBoost loop). Invalid label, weight and raw values are still found, and raise."""
         self._run(
-            labels, raw, alpha, weights, np.empty(0),
+            labels, raw.reshape(-1), alpha, weights, _NO_OUTPUT,
             gradient.reshape(-1), hessian.reshape(-1),  # (n,) views of (n,) or (n, 1)
         )
-        return gradient, hessian
 
     def predict_proba(self, raw_prediction) -> np.ndarray:
         """Probability of class 1, sigmoid(raw_prediction), in the shape and float dtype given."""

@@ -189,6 +189,19 @@ class FocalLoss(LossBase):
             hessian = np.empty(raw.shape, dtype=out_dtype, order=order)
         else:
             gradient, hessian = check.check_out_pair(out, raw.shape)
+        self._gradient_hessian_into(labels, raw, alpha, weights, gradient, hessian)
+        return gradient, hessian
+
+    def _kernel_alpha(self, n_columns: int) -> np.ndarray:
+        """The alpha argument of the kernels for raw predictions with ``n_columns`` columns."""
+        return self._alpha_vector(n_columns)
+
+    def _gradient_hessian_into(self, labels, raw, alpha, weights, gradient, hessian) -> None:
+        """The kernel call of :meth:`gradient_hessian` on inputs checked as it checks them: labels
+        from ``label_array``, raw predictions float32/float64 (n, K), alpha from
+        :meth:`_kernel_alpha`, weights float64 (n,) or empty, and two distinct writable float
+        arrays of shape (n, K). For loops that have checked their inputs once (the XGBoost loop).
+        Invalid label, weight and raw values are still found by the kernel, and raise."""
         from .kernels.multiclass import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
         bad_row, bad_input = run_kernel(
@@ -196,9 +209,8 @@ class FocalLoss(LossBase):
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
             self.hessian_floor, gradient, hessian,
         )
-        check.raise_for_bad_input(y_true, sample_weight, *raw.shape, bad_input)
+        check.raise_for_bad_input(labels, weights if weights.size else None, *raw.shape, bad_input)
         check.raise_for_bad_row(bad_row)
-        return gradient, hessian
 
     def predict_proba(self, raw_prediction) -> np.ndarray:
         """Softmax probabilities of the raw predictions, same shape and float dtype."""

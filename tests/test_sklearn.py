@@ -299,13 +299,14 @@ def test_n_jobs_bounds_the_kernel_threads_during_fit(monkeypatch):
     X = rng.normal(size=(300, 4))
     y = np.argmax(X[:, :3] + rng.normal(size=(300, 3)), axis=1)
     seen = []
-    original = FocalLoss.gradient_hessian
+    # The kernel call of every gradient path (gradient_hessian and the XGBoost loop's own step).
+    original = FocalLoss._gradient_hessian_into
 
     def spying_gradient_hessian(self, *args, **kwargs):
         seen.append(get_kernel_threads())
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(FocalLoss, "gradient_hessian", spying_gradient_hessian)
+    monkeypatch.setattr(FocalLoss, "_gradient_hessian_into", spying_gradient_hessian)
     FocalXGBClassifier(n_estimators=2, n_jobs=1).fit(X, y)
     assert len(seen) == 2 and set(seen) == {1}  # one gradient per round, inside fit's setting
     assert get_kernel_threads() is None  # restored after fit

@@ -191,6 +191,23 @@ class _ReweightAfterRound(xgboost.callback.TrainingCallback):
         return False
 
 
+class _RelabelAfterRound(xgboost.callback.TrainingCallback):
+    """Sets new labels of the same size on dtrain after round 2 (the labels of the next rows): the
+    vector is copied in place, so only its values tell the objective that it changed."""
+
+    def __init__(self, dtrain, new_label=None):
+        self.dtrain = dtrain
+        self.new_label = new_label
+
+    def after_iteration(self, model, epoch, evals_log):
+        if epoch == 2:
+            labels = np.roll(self.dtrain.get_label(), 1)
+            if self.new_label is not None:
+                labels[5] = self.new_label
+            self.dtrain.set_label(labels)
+        return False
+
+
 CPU_VARIANTS = {
     "gbtree-early-stopping": ({}, {"early_stopping_rounds": 3}, 80),
     "dart": ({"booster": "dart", "rate_drop": 0.2, "skip_drop": 0.0}, {}, ROUNDS),
@@ -199,6 +216,7 @@ CPU_VARIANTS = {
     "learning-rate-callback": ({}, {"callbacks": "schedule"}, ROUNDS),
     "callback-swaps-the-model": ({}, {"callbacks": "swap"}, ROUNDS),
     "callback-changes-weights": ({}, {"callbacks": "reweight"}, ROUNDS),
+    "callback-changes-labels": ({}, {"callbacks": "relabel"}, ROUNDS),
     "no-evals": ({}, {"evals": []}, ROUNDS),
 }
 
@@ -209,6 +227,8 @@ def _callbacks(name, dtrain):
         return [xgboost.callback.LearningRateScheduler(lambda epoch: 0.4 * 0.9 ** epoch)]
     if name == "swap":
         return [_SwapModel()]
+    if name == "relabel":
+        return [_RelabelAfterRound(dtrain)]
     return [_ReweightAfterRound(dtrain)]
 
 
@@ -309,6 +329,55 @@ def test_cpu_loop_rejects_bad_labels_as_the_objective_does():
     dtrain = xgboost.DMatrix(X, label=(y == 0) * 2.0)  # labels 0 and 2
     with pytest.raises(ValueError, match="label"):
         binary.xgboost_train(PARAMS, dtrain, 2, verbose_eval=False, init_score=False)
+
+
+@pytest.mark.parametrize("new_label", [7.0, 1.5, -1.0], ids=["too-large", "non-integer", "negative"])
+def test_cpu_loop_rejects_bad_labels_a_callback_sets_mid_training(case, new_label):
+    # The labels are checked once and then only compared: a change of values must be checked again.
+    loss, X, y, weights, *_ = case
+    params = PARAMS if loss.is_binary else {**PARAMS, "num_class": 4}
+    for route in ("public", "loop"):
+        dtrain = xgboost.DMatrix(X, label=y, weight=weights)
+        callbacks = [_RelabelAfterRound(dtrain, new_label)]
+        with pytest.raises(ValueError, match="y_true|label"):
+            if route == "public":
+                _public_route(loss, params, dtrain, 6, callbacks=callbacks)
+            else:
+                loss.xgboost_train(params, dtrain, 6, verbose_eval=False, callbacks=callbacks)
+
+
+def test_float_info_reader_follows_the_dmatrix_vectors():
+    from boostfocal.adapters import xgboost_capi
+
+    X, y = _problem(300, 3, False)
+    dtrain = xgboost.DMatrix(X, label=y)
+    labels, weights = xgboost_capi.FloatInfo(dtrain, "label"), xgboost_capi.FloatInfo(dtrain, "weight")
+    first = labels.read()
+    np.testing.assert_array_equal(first, y)
+    assert labels.read() is first and not first.flags.writeable  # no new view while nothing moved
+    assert weights.read().shape == (0,)
+    dtrain.set_label(y[::-1].copy())  # same size: copied in place, the view shows the new values
+    np.testing.assert_array_equal(labels.read(), y[::-1])
+    dtrain.set_weight(np.full(300, 0.5))
+    np.testing.assert_array_equal(weights.read(), np.full(300, 0.5, dtype=np.float32))
+    np.testing.assert_array_equal(xgboost_capi.float_info(dtrain, "weight"), dtrain.get_weight())
+
+
+def test_prediction_cache_reads_each_round_into_one_view(case):
+    from boostfocal.adapters import xgboost_capi
+
+    loss, X, y, weights, _, dtrain, _ = case
+    booster = loss.xgboost_train(PARAMS, dtrain, 2, verbose_eval=False)
+    cache = xgboost_capi.PredictionCache(booster, dtrain, training=True)
+    loss = loss.resolve_alpha(y, weights)
+    views = []
+    for iteration in range(2, 5):
+        views.append(cache.margins())
+        margins = views[-1].copy()  # before Booster.predict refills the buffer the view shows
+        np.testing.assert_array_equal(margins, booster.predict(dtrain, output_margin=True, training=True))
+        gradient, hessian = loss.gradient_hessian(y, margins, weights, dtype=np.float32)
+        booster.boost(dtrain, iteration, grad=gradient, hess=hessian)
+    assert all(view is views[0] for view in views)  # the booster's buffer did not move
 
 
 def test_cpu_loop_warns_once_about_a_class_missing_from_the_labels():

@@ -71,12 +71,31 @@ def float_info(dmatrix, field: str) -> np.ndarray:
     (a burst of 200 calls once averaged 0.7 ms a call in a process holding Numba, XGBoost and
     LightGBM); this view takes about 6 µs (``benchmarks/bench_xgboost_round.py``).
     """
-    length = _UINT64()
-    values = ctypes.POINTER(ctypes.c_float)()
-    _check(_library().XGDMatrixGetFloatInfo(
-        dmatrix.handle, field.encode(), ctypes.byref(length), ctypes.byref(values),
-    ))
-    return _read_only_view(values, (length.value,))
+    return FloatInfo(dmatrix, field).read()
+
+
+class FloatInfo:
+    """:func:`float_info` of one field of one DMatrix, for reading again and again: the ctypes
+    output arguments are made once, and the view is made again only when XGBoost's pointer or
+    length changes (a vector set to another size moves). The values behind an unchanged pointer
+    may still have changed (a vector set to the same size is copied in place): compare them."""
+
+    def __init__(self, dmatrix, field: str):
+        self.dmatrix = dmatrix
+        self._field = field.encode()
+        self._length = _UINT64()
+        self._values = ctypes.POINTER(ctypes.c_float)()
+        self._arguments = (ctypes.byref(self._length), ctypes.byref(self._values))
+        self._key = None
+        self._view = None
+
+    def read(self) -> np.ndarray:
+        _check(_library().XGDMatrixGetFloatInfo(self.dmatrix.handle, self._field, *self._arguments))
+        key = (ctypes.cast(self._values, ctypes.c_void_p).value, self._length.value)
+        if key != self._key:
+            self._view = _read_only_view(self._values, (self._length.value,))
+            self._key = key
+        return self._view
 
 
 def _read_only_view(values, dims) -> np.ndarray:
@@ -104,16 +123,26 @@ class PredictionCache:
             "type": 1, "training": bool(training), "iteration_begin": 0, "iteration_end": 0,
             "strict_shape": False,
         }).encode()
+        # The C call's output arguments, made once: it runs every round.
+        self._shape = ctypes.POINTER(_UINT64)()
+        self._n_dims = _UINT64()
+        self._values = ctypes.POINTER(ctypes.c_float)()
+        self._arguments = (ctypes.byref(self._shape), ctypes.byref(self._n_dims), ctypes.byref(self._values))
+        self._key = None
+        self._view = None
 
     def margins(self) -> np.ndarray:
-        shape = ctypes.POINTER(_UINT64)()
-        n_dims = _UINT64()
-        values = ctypes.POINTER(ctypes.c_float)()
         _check(_library().XGBoosterPredictFromDMatrix(
-            self.booster.handle, self.dmatrix.handle, self._config,
-            ctypes.byref(shape), ctypes.byref(n_dims), ctypes.byref(values),
+            self.booster.handle, self.dmatrix.handle, self._config, *self._arguments,
         ))
-        return _read_only_view(values, tuple(int(shape[axis]) for axis in range(n_dims.value)))
+        dims = tuple(self._shape[axis] for axis in range(self._n_dims.value))
+        # The booster reuses its buffer round after round: the same pointer and shape give the same
+        # view (with the new values in it), made once instead of every round.
+        key = (ctypes.cast(self._values, ctypes.c_void_p).value, dims)
+        if key != self._key:
+            self._view = _read_only_view(self._values, dims)
+            self._key = key
+        return self._view
 
 
 class GradientHandOff:

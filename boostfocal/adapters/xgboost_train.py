@@ -54,6 +54,7 @@ import numpy as np
 from ..kernels.threads import inside_booster
 from . import xgboost_capi
 from .init_score import xgboost_params_with_init_score
+from .._validation import label_array, weight_array
 from .sklearn_objective import check_booster_margins
 from .xgboost import labels_and_weights
 
@@ -314,53 +315,88 @@ class _PredictionCacheRoute:
 
     What ``xgboost.train(obj=loss.xgboost_objective, custom_metric=loss.xgboost_metric)`` computes
     each round, minus what does not change between rounds: the gradient buffers and their array
-    interfaces are made once, the margins are read without a copy, and the checks of labels against
-    margins (:func:`check_booster_margins`: margin columns, label range, absent classes, margins
-    that look like probabilities) run on the first round and again only when a DMatrix's labels
-    change (a callback may set them). Labels and weights are read from the DMatrix every round, as
-    the objective reads them, but as views of its own vectors (:func:`.xgboost_capi.float_info`).
+    interfaces are made once, the margins are read without a copy, and the checks of labels and
+    weights (:class:`_CheckedInputs`) run again only when they change. Each round's gradient step
+    is then the kernel call alone (``_gradient_hessian_into``), which still checks every label,
+    weight and margin value in its pass.
     """
 
     def __init__(self, loss):
         self.loss = loss
         self._hand_off = None
-        self._checked_labels = {}  # (id of the DMatrix, training) -> the labels last checked
+        self._alpha = None
+        self._inputs = {}  # (id of the DMatrix, training) -> _CheckedInputs
 
     def margins(self, booster, dmatrix, features, missing):
         return _CachedMargins(self, booster, dmatrix)
 
-    @staticmethod
-    def _labels_and_weights(dmatrix):
-        # Views of the DMatrix's own vectors, read each round: a callback may set them.
-        weights = xgboost_capi.float_info(dmatrix, "weight")
-        return xgboost_capi.float_info(dmatrix, "label"), (weights if weights.size else None)
-
-    def _check(self, dmatrix, labels, margins, training: bool) -> None:
+    def _checked_inputs(self, dmatrix, margins, training: bool):
         key = (id(dmatrix), training)
-        checked = self._checked_labels.get(key)
-        if checked is None or not np.array_equal(checked, labels):
-            check_booster_margins(self.loss, labels, margins, source="XGBoost", training=training)
-            self._checked_labels[key] = labels.copy()  # the view changes when the labels are set
+        inputs = self._inputs.get(key)
+        if inputs is None:
+            # The DMatrix is held by the caller (dtrain, evals) for the whole training.
+            inputs = self._inputs[key] = _CheckedInputs(self.loss, dmatrix, training)
+        return inputs.read(margins)
 
     def gradient_hessian(self, dmatrix, margins):
-        labels, weights = self._labels_and_weights(dmatrix)
-        self._check(dmatrix, labels, margins, training=True)
-        if self._hand_off is None or self._hand_off.gradient.shape != margins.shape:
-            # float32 in the margins' shape, as the objective returns them to xgboost.train.
-            self._hand_off = xgboost_capi.GradientHandOff(margins.shape, margins.dtype)
+        labels, weights, _ = self._checked_inputs(dmatrix, margins, training=True)
         hand_off = self._hand_off
+        if hand_off is None or hand_off.gradient.shape != margins.shape:
+            # float32 in the margins' shape, as the objective returns them to xgboost.train.
+            hand_off = self._hand_off = xgboost_capi.GradientHandOff(margins.shape, margins.dtype)
+            self._alpha = self.loss._kernel_alpha(1 if margins.ndim == 1 else margins.shape[1])
         with inside_booster():
-            self.loss.gradient_hessian(labels, margins, weights, out=(hand_off.gradient, hand_off.hessian))
+            self.loss._gradient_hessian_into(labels, margins, self._alpha, weights,
+                                             hand_off.gradient, hand_off.hessian)
         return hand_off.gradient, hand_off.hessian
 
     def boost(self, booster, dtrain, iteration: int, gradient, hessian) -> None:
         self._hand_off.boost(booster, dtrain, iteration)
 
     def mean_loss(self, dmatrix, margins) -> float:
-        labels, weights = self._labels_and_weights(dmatrix)
-        self._check(dmatrix, labels, margins, training=False)
+        labels, _, weights = self._checked_inputs(dmatrix, margins, training=False)
         with inside_booster():
             return self.loss.mean_loss(labels, margins, weights)
+
+
+class _CheckedInputs:
+    """Labels and weights of one DMatrix, read every round as views of its own vectors (a callback
+    may set them) and checked when they differ from those of the previous round.
+
+    The checks are those of the objective: :func:`check_booster_margins` (margin columns, label
+    range, absent classes, margins that look like probabilities) and the kind and length checks
+    of the loss. Reading costs two C calls and two comparisons; the weights are converted to
+    float64 for the kernel only when they change.
+    """
+
+    def __init__(self, loss, dmatrix, training: bool):
+        self.loss = loss
+        self.training = training
+        self._labels = xgboost_capi.FloatInfo(dmatrix, "label")
+        self._weights = xgboost_capi.FloatInfo(dmatrix, "weight")
+        # Copies of what was last checked: the views show the new values when a vector is set to
+        # one of the same size, so only a comparison of values tells a change.
+        self._checked_labels = None  # (labels, margins shape)
+        self._checked_weights = None
+        self._kernel_weights = None
+
+    @staticmethod
+    def _same(previous: np.ndarray, current: np.ndarray) -> bool:
+        # NaN never compares equal, so a NaN label is checked (and rejected) every time.
+        return previous.shape == current.shape and bool((previous == current).all())
+
+    def read(self, margins):
+        """(labels, weights for the kernel: float64 or empty, weights as given: float32 or None)."""
+        labels, weights = self._labels.read(), self._weights.read()
+        checked = self._checked_labels
+        if checked is None or checked[1] != margins.shape or not self._same(checked[0], labels):
+            check_booster_margins(self.loss, labels, margins, source="XGBoost", training=self.training)
+            label_array(labels, margins.shape[0])  # kind and length; the kernel checks the values
+            self._checked_labels = (labels.copy(), margins.shape)
+        if self._checked_weights is None or not self._same(self._checked_weights, weights):
+            self._kernel_weights = weight_array(weights if weights.size else None, margins.shape[0])
+            self._checked_weights = weights.copy()
+        return labels, self._kernel_weights, (weights if weights.size else None)
 
 
 # ------------------------------------------------------------------------------------ the loop
