@@ -12,9 +12,13 @@ and 20,000 rows, with ``nthread=1``:
   :class:`boostfocal.adapters.xgboost_capi.FloatInfo` readers the loop keeps;
 * the parts of a ``loss.xgboost_train`` round (``BinaryFocalLoss(2.0)``) outside ``TrainOneIter``:
   margins read, gradient step (label and weight views compared with those checked, kernel),
-  ``eval_set``.
+  ``eval_set``;
+* whole trainings as the training-speed benchmark runs them (``bench_training_speed.XGBoostRun``,
+  its rounds, 5 interleaved repeats, process CPU time): the built-in's time in ``Booster.update``
+  and the focal one's in ``XGBoosterTrainOneIter`` (the C side: trees, and the built-in's gradient),
+  the rest of each training (Python), and the leaves each grows per round.
 
-Medians over the rounds. ``python benchmarks/bench_xgboost_round.py`` (about a minute) writes
+Medians over the rounds. ``python benchmarks/bench_xgboost_round.py`` (under a minute) writes
 ``benchmarks/results/xgboost_round_cpu.json`` and ``.md``.
 """
 
@@ -137,6 +141,59 @@ def focal_round_parts(n_rows: int) -> Dict[str, float]:
     return result
 
 
+def whole_training_split(n_rows: int) -> Dict[str, float]:
+    """CPU seconds of whole trainings, split into the C side and the rest (medians of 5 repeats)."""
+    import xgboost as xgb
+
+    from bench_training_speed import XGBoostRun, rounds_for
+
+    from boostfocal import BinaryFocalLoss
+    from boostfocal.adapters import xgboost_capi
+
+    X, y = synthetic(n_rows, 2)
+    run = XGBoostRun(X, y, 2, BinaryFocalLoss(2.0), "cpu")
+    rounds = rounds_for(n_rows, "binary")
+    c_side = {"builtin": (xgb.Booster, "update"), "focal": (xgboost_capi.GradientHandOff, "boost")}
+    totals: Dict[str, List[float]] = {c: [] for c in c_side}
+    in_c: Dict[str, List[float]] = {c: [] for c in c_side}
+    leaves: Dict[str, float] = {}
+    originals = {c: getattr(owner, attr) for c, (owner, attr) in c_side.items()}
+    spent = [0.0]
+
+    def timed(function):
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            result = function(*args, **kwargs)
+            spent[0] += time.process_time() - start
+            return result
+        return wrapper
+
+    for contender in c_side:  # warm-up: compilation, caches
+        run.train(contender, 2, 1)
+    try:
+        for contender, (owner, attr) in c_side.items():
+            setattr(owner, attr, timed(originals[contender]))
+        for repeat in range(5):
+            for contender in (("builtin", "focal") if repeat % 2 == 0 else ("focal", "builtin")):
+                spent[0] = 0.0
+                start = time.process_time()
+                booster = run.train(contender, rounds, 1)
+                totals[contender].append(time.process_time() - start)
+                in_c[contender].append(spent[0])
+                leaves[contender] = run.leaves(booster) / rounds
+    finally:
+        for contender, (owner, attr) in c_side.items():
+            setattr(owner, attr, originals[contender])
+    result = {"split_rounds": rounds}
+    for contender in c_side:
+        total, c_time = np.array(totals[contender]), np.array(in_c[contender])
+        result[f"{contender}_total_s"] = float(np.median(total))
+        result[f"{contender}_c_s"] = float(np.median(c_time))
+        result[f"{contender}_rest_s"] = float(np.median(total - c_time))
+        result[f"{contender}_leaves"] = leaves[contender]
+    return result
+
+
 def render_markdown(payload: dict) -> str:
     env = payload["environment"]
     lines = [
@@ -157,6 +214,18 @@ def render_markdown(payload: dict) -> str:
                      f"{r['round_us_mean']:.0f}", f"{r['train_one_iter_us_focal']:.0f}",
                      f"{r['margins_read_us']:.0f}", f"{r['gradient_step_us']:.0f}", f"{r['eval_set_us']:.0f}"])
     lines.append(common.markdown_table(header, rows, "l" + "r" * 12))
+    lines += ["", "Whole trainings, one thread, process CPU seconds (medians of 5 interleaved repeats; C side: "
+              "the built-in's Booster.update, the focal one's XGBoosterTrainOneIter):", ""]
+    header = ["rows", "rounds", "built-in total", "its C side", "its rest", "focal total", "its C side",
+              "its rest", "focal / built-in: total", "C side", "leaves per round (built-in, focal)"]
+    rows = []
+    for r in payload["rows"]:
+        rows.append([f"{r['n_rows']:,}", str(r["split_rounds"]), f"{r['builtin_total_s']:.3f}",
+                     f"{r['builtin_c_s']:.3f}", f"{r['builtin_rest_s']:.3f}", f"{r['focal_total_s']:.3f}",
+                     f"{r['focal_c_s']:.3f}", f"{r['focal_rest_s']:.3f}",
+                     f"{r['focal_total_s'] / r['builtin_total_s']:.3f}", f"{r['focal_c_s'] / r['builtin_c_s']:.3f}",
+                     f"{r['builtin_leaves']:.1f}, {r['focal_leaves']:.1f}"])
+    lines.append(common.markdown_table(header, rows, "l" + "r" * 10))
     return "\n".join(lines)
 
 
@@ -167,6 +236,7 @@ def main() -> int:
         focal = focal_round_parts(n_rows)
         row["train_one_iter_us_focal"] = focal.pop("train_one_iter_us")
         row.update(focal)
+        row.update(whole_training_split(n_rows))
         payload["rows"].append(row)
         print(row, file=sys.stderr, flush=True)
     markdown = render_markdown(payload)

@@ -10,16 +10,18 @@ python-package/xgboost/core.py), which
 2. builds the array-interface JSON of the gradient and the Hessian and calls
    ``XGBoosterTrainOneIter(handle, dtrain, iteration, grad, hess)``.
 
-Measured on this project's 2-core machine (binary, one thread; ``benchmarks/bench_xgboost_round.py``):
-reading the margins after a round takes 0.28 ms through ``Booster.predict`` and 0.12 ms here at 1,000
-rows, 0.54 ms and 0.28 ms at 20,000 rows, against a whole ``binary:logistic`` round of 1.9 ms and
-7.7 ms. In the training-speed benchmark ``loss.xgboost_train`` took 0.87-0.90 of the time of
-``xgboost.train(obj=...)`` in 5 of 6 binary cells up to 20,000 rows.
+Measured on this project's 2-core machine (binary, one thread; ``benchmarks/bench_xgboost_round.py``,
+results/xgboost_round_cpu.md): reading the margins after a round, alternating with a second booster,
+takes 0.27 ms through ``Booster.predict`` and 0.045 ms here at 1,000 rows, 0.38 ms and 0.10 ms at
+20,000 rows, against a whole ``binary:logistic`` round of 1.8 ms and 5.9 ms; inside
+``loss.xgboost_train``'s own rounds the read takes 0.024 ms and 0.045 ms.
 
 :class:`PredictionCache` and :class:`GradientHandOff` make the same two C calls with the same
 arguments: the config ``Booster.predict`` would send, and the interfaces of gradient buffers that are
 filled in place every round, so their JSON is built once. The trees are the same bit
-for bit (tests/test_xgboost_train.py). :func:`float_info` reads labels and weights the same way.
+for bit (tests/test_xgboost_train.py). :class:`FloatInfo` (and :func:`float_info` for one read)
+reads labels and weights the same way. The readers make their ctypes arguments once and keep their
+NumPy view while XGBoost's buffer stays where it is.
 
 :func:`unavailable` says why these calls cannot be used (a build without them), so that callers fall
 back to ``xgboost.train``.

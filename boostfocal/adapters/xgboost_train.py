@@ -11,9 +11,9 @@ metrics of each evaluation set under the name ``focal_loss``.
 
 On the CPU (:class:`_PredictionCacheRoute`): each round reads the margins from XGBoost's prediction
 cache and hands the gradients back through the C calls of :mod:`.xgboost_capi`, with gradient
-buffers reused every round and the booster-margin checks made once; the booster is the one
-``xgboost.train(obj=...)`` grows, bit for bit. It falls back to ``xgboost.train(obj=...)`` where
-those calls are missing.
+buffers reused every round and the checks of labels and weights made again only when they change;
+the booster is the one ``xgboost.train(obj=...)`` grows, bit for bit. It falls back to
+``xgboost.train(obj=...)`` where those calls are missing.
 
 Why a loop of its own on ``device="cuda"`` (XGBoost 3.2, python-package/xgboost/core.py):
 
