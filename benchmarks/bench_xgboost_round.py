@@ -24,9 +24,10 @@ Medians over the rounds. ``python benchmarks/bench_xgboost_round.py`` (under a m
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import numpy as np
 
@@ -35,6 +36,30 @@ from bench_training_speed import log_priors, synthetic
 
 ROWS = (1_000, 20_000)
 ROUNDS = 200
+
+
+@contextlib.contextmanager
+def timed_methods(methods: Dict[str, tuple], clock: Callable[[], float] = time.perf_counter):
+    """Inside the block, each ``owner.attr`` of ``methods`` (name -> (owner, attr)) appends the
+    ``clock`` time of each call to the list yielded under its name; restored on leaving."""
+    spent: Dict[str, List[float]] = {name: [] for name in methods}
+    originals = {name: getattr(owner, attr) for name, (owner, attr) in methods.items()}
+
+    def timed(name, function):
+        def wrapper(*args, **kwargs):
+            start = clock()
+            result = function(*args, **kwargs)
+            spent[name].append(clock() - start)
+            return result
+        return wrapper
+
+    try:
+        for name, (owner, attr) in methods.items():
+            setattr(owner, attr, timed(name, originals[name]))
+        yield spent
+    finally:
+        for name, (owner, attr) in methods.items():
+            setattr(owner, attr, originals[name])
 
 
 def _median_us(values) -> float:
@@ -115,27 +140,11 @@ def focal_round_parts(n_rows: int) -> Dict[str, float]:
         "gradient_step": (xgboost_train._PredictionCacheRoute, "gradient_hessian"),
         "eval_set": (xgb.Booster, "eval_set"),
     }
-    spent: Dict[str, List[float]] = {name: [] for name in parts}
-    originals = {name: getattr(owner, attr) for name, (owner, attr) in parts.items()}
-
-    def timed(name, function):
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            result = function(*args, **kwargs)
-            spent[name].append(time.perf_counter() - start)
-            return result
-        return wrapper
-
     loss.xgboost_train(params, dtrain, 3, verbose_eval=False)  # compile and load the kernel first
-    try:
-        for name, (owner, attr) in parts.items():
-            setattr(owner, attr, timed(name, originals[name]))
+    with timed_methods(parts) as spent:
         start = time.perf_counter()
         loss.xgboost_train(params, dtrain, ROUNDS, verbose_eval=False)
         total = time.perf_counter() - start
-    finally:
-        for name, (owner, attr) in parts.items():
-            setattr(owner, attr, originals[name])
     result = {f"{name}_us": _median_us(values) for name, values in spent.items()}
     result["round_us_mean"] = total / ROUNDS * 1e6
     return result
@@ -157,33 +166,17 @@ def whole_training_split(n_rows: int) -> Dict[str, float]:
     totals: Dict[str, List[float]] = {c: [] for c in c_side}
     in_c: Dict[str, List[float]] = {c: [] for c in c_side}
     leaves: Dict[str, float] = {}
-    originals = {c: getattr(owner, attr) for c, (owner, attr) in c_side.items()}
-    spent = [0.0]
-
-    def timed(function):
-        def wrapper(*args, **kwargs):
-            start = time.process_time()
-            result = function(*args, **kwargs)
-            spent[0] += time.process_time() - start
-            return result
-        return wrapper
-
     for contender in c_side:  # warm-up: compilation, caches
         run.train(contender, 2, 1)
-    try:
-        for contender, (owner, attr) in c_side.items():
-            setattr(owner, attr, timed(originals[contender]))
+    with timed_methods(c_side, time.process_time) as spent:
         for repeat in range(5):
             for contender in (("builtin", "focal") if repeat % 2 == 0 else ("focal", "builtin")):
-                spent[0] = 0.0
+                spent[contender].clear()
                 start = time.process_time()
                 booster = run.train(contender, rounds, 1)
                 totals[contender].append(time.process_time() - start)
-                in_c[contender].append(spent[0])
+                in_c[contender].append(sum(spent[contender]))
                 leaves[contender] = run.leaves(booster) / rounds
-    finally:
-        for contender, (owner, attr) in c_side.items():
-            setattr(owner, attr, originals[contender])
     result = {"split_rounds": rounds}
     for contender in c_side:
         total, c_time = np.array(totals[contender]), np.array(in_c[contender])

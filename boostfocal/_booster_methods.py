@@ -64,8 +64,8 @@ class BoosterMethods:
         On the CPU it grows that very booster (the same ``save_raw`` bytes and history) without
         XGBoost's Python layer in each round: it reads the margins from XGBoost's prediction cache
         and hands the gradients back through XGBoost's C calls (:mod:`boostfocal.adapters.xgboost_capi`;
-        with an XGBoost that lacks them it calls ``xgboost.train`` itself). The label checks run
-        on the first round and again only when a callback changes the labels.
+        with an XGBoost that lacks them it calls ``xgboost.train`` itself). The checks of labels
+        and weights run on the first round and again only when a callback changes them.
 
         With ``params["device"] = "cuda"`` the rounds run on the GPU without host copies of the
         margins: gradient and Hessian by a CUDA kernel, handed to ``Booster.boost``, each round's

@@ -360,7 +360,7 @@ def test_float_info_reader_follows_the_dmatrix_vectors():
     np.testing.assert_array_equal(labels.read(), y[::-1])
     dtrain.set_weight(np.full(300, 0.5))
     np.testing.assert_array_equal(weights.read(), np.full(300, 0.5, dtype=np.float32))
-    np.testing.assert_array_equal(xgboost_capi.float_info(dtrain, "weight"), dtrain.get_weight())
+    np.testing.assert_array_equal(xgboost_capi.FloatInfo(dtrain, "weight").read(), dtrain.get_weight())
 
 
 def test_prediction_cache_reads_each_round_into_one_view(case):

@@ -19,9 +19,9 @@ takes 0.27 ms through ``Booster.predict`` and 0.045 ms here at 1,000 rows, 0.38 
 :class:`PredictionCache` and :class:`GradientHandOff` make the same two C calls with the same
 arguments: the config ``Booster.predict`` would send, and the interfaces of gradient buffers that are
 filled in place every round, so their JSON is built once. The trees are the same bit
-for bit (tests/test_xgboost_train.py). :class:`FloatInfo` (and :func:`float_info` for one read)
-reads labels and weights the same way. The readers make their ctypes arguments once and keep their
-NumPy view while XGBoost's buffer stays where it is.
+for bit (tests/test_xgboost_train.py). :class:`FloatInfo` reads labels and weights the same way.
+The readers make their ctypes arguments once and keep their NumPy view while XGBoost's buffer stays
+where it is.
 
 :func:`unavailable` says why these calls cannot be used (a build without them), so that callers fall
 back to ``xgboost.train``.
@@ -64,48 +64,52 @@ def _check(status: int) -> None:
     _check_call(status)
 
 
-def float_info(dmatrix, field: str) -> np.ndarray:
-    """``dmatrix.get_float_info(field)`` ("label", "weight", ...) as a read-only view, without a copy.
+class _BufferView:
+    """A read-only NumPy view of a float32 buffer XGBoost hands out, made again only when the
+    buffer's address or shape changes: XGBoost reuses its buffers, so the readers below called
+    every round would otherwise build the same view every round."""
 
-    ``XGDMatrixGetFloatInfo`` hands out a pointer into the DMatrix's own vector, valid until that
-    field is set again; read it at each use. Measured at 1,000 rows: ``DMatrix.get_label()`` about
-    15-30 µs, and each call defines a class whose reference cycles only the garbage collector frees
-    (a burst of 200 calls once averaged 0.7 ms a call in a process holding Numba, XGBoost and
-    LightGBM); this view takes about 6 µs (``benchmarks/bench_xgboost_round.py``).
-    """
-    return FloatInfo(dmatrix, field).read()
-
-
-class FloatInfo:
-    """:func:`float_info` of one field of one DMatrix, for reading again and again: the ctypes
-    output arguments are made once, and the view is made again only when XGBoost's pointer or
-    length changes (a vector set to another size moves). The values behind an unchanged pointer
-    may still have changed (a vector set to the same size is copied in place): compare them."""
-
-    def __init__(self, dmatrix, field: str):
-        self.dmatrix = dmatrix
-        self._field = field.encode()
-        self._length = _UINT64()
-        self._values = ctypes.POINTER(ctypes.c_float)()
-        self._arguments = (ctypes.byref(self._length), ctypes.byref(self._values))
+    def __init__(self):
         self._key = None
         self._view = None
 
-    def read(self) -> np.ndarray:
-        _check(_library().XGDMatrixGetFloatInfo(self.dmatrix.handle, self._field, *self._arguments))
-        key = (ctypes.cast(self._values, ctypes.c_void_p).value, self._length.value)
+    def of(self, values, dims) -> np.ndarray:
+        key = (ctypes.cast(values, ctypes.c_void_p).value, dims)
         if key != self._key:
-            self._view = _read_only_view(self._values, (self._length.value,))
+            if int(np.prod(dims)) == 0:
+                self._view = np.empty(dims, dtype=np.float32)
+            else:
+                self._view = np.ctypeslib.as_array(values, shape=dims)
+                self._view.flags.writeable = False  # XGBoost's memory: nothing of ours may write into it
             self._key = key
         return self._view
 
 
-def _read_only_view(values, dims) -> np.ndarray:
-    if int(np.prod(dims)) == 0:
-        return np.empty(dims, dtype=np.float32)
-    view = np.ctypeslib.as_array(values, shape=dims)
-    view.flags.writeable = False  # XGBoost's memory: nothing of ours may write into it
-    return view
+class FloatInfo:
+    """``dmatrix.get_float_info(field)`` ("label", "weight", ...) of one DMatrix as a read-only view,
+    without a copy, for reading again and again.
+
+    ``XGDMatrixGetFloatInfo`` hands out a pointer into the DMatrix's own vector, valid until that
+    field is set again: :meth:`read` it at each use. A vector set to the same size is copied in
+    place, so the values behind an unchanged view may have changed: compare them. Measured at
+    1,000 rows: ``DMatrix.get_label()`` about 15-30 µs, and each call defines a class whose
+    reference cycles only the garbage collector frees (a burst of 200 calls once averaged 0.7 ms a
+    call in a process holding Numba, XGBoost and LightGBM); a read here 2-4 µs
+    (``benchmarks/bench_xgboost_round.py``).
+    """
+
+    def __init__(self, dmatrix, field: str):
+        self.dmatrix = dmatrix
+        self._field = field.encode()
+        # The C call's output arguments, made once.
+        self._length = _UINT64()
+        self._values = ctypes.POINTER(ctypes.c_float)()
+        self._arguments = (ctypes.byref(self._length), ctypes.byref(self._values))
+        self._view = _BufferView()
+
+    def read(self) -> np.ndarray:
+        _check(_library().XGDMatrixGetFloatInfo(self.dmatrix.handle, self._field, *self._arguments))
+        return self._view.of(self._values, (self._length.value,))
 
 
 class PredictionCache:
@@ -130,21 +134,13 @@ class PredictionCache:
         self._n_dims = _UINT64()
         self._values = ctypes.POINTER(ctypes.c_float)()
         self._arguments = (ctypes.byref(self._shape), ctypes.byref(self._n_dims), ctypes.byref(self._values))
-        self._key = None
-        self._view = None
+        self._view = _BufferView()
 
     def margins(self) -> np.ndarray:
         _check(_library().XGBoosterPredictFromDMatrix(
             self.booster.handle, self.dmatrix.handle, self._config, *self._arguments,
         ))
-        dims = tuple(self._shape[axis] for axis in range(self._n_dims.value))
-        # The booster reuses its buffer round after round: the same pointer and shape give the same
-        # view (with the new values in it), made once instead of every round.
-        key = (ctypes.cast(self._values, ctypes.c_void_p).value, dims)
-        if key != self._key:
-            self._view = _read_only_view(self._values, dims)
-            self._key = key
-        return self._view
+        return self._view.of(self._values, tuple(self._shape[axis] for axis in range(self._n_dims.value)))
 
 
 class GradientHandOff:
