@@ -71,6 +71,41 @@ def test_gradient_and_exact_hessian_match_finite_differences(
         np.testing.assert_allclose(hessian[:, column], hessian_fd, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("n_classes", [63, 64, 65, 300], ids=lambda k: f"K{k}")
+def test_many_classes_match_finite_differences_on_both_output_paths(n_classes, policy):
+    """Up to multiclass.TRANSPOSED_UP_TO classes the kernel builds its outputs in transposed blocks,
+    above it writes each row straight out: both against finite differences (exact policy), at a
+    non-integer gamma, with weights and per-class alpha, on every column of rows with p_t near 0,
+    near 1 and in between; the positive policies keep the gradient and a positive Hessian
+    ("floor": the exact one raised to the floor)."""
+    from boostfocal.kernels.multiclass import TRANSPOSED_UP_TO
+
+    assert 63 <= TRANSPOSED_UP_TO < 65  # the parameters straddle the switch
+    y, raw = make_case(n_classes, "extreme_rows", n_samples=12)
+    raw[:4] = make_case(n_classes, "normal5", n_samples=4)[1]
+    rng = np.random.default_rng(3)
+    alpha = rng.uniform(0.2, 3.0, n_classes)
+    weight = rng.uniform(0.1, 4.0, y.shape[0])
+    exact = FocalLoss(2.5, alpha, hessian="exact")
+    gradient, hessian = exact.gradient_hessian(y, raw, weight)
+    step = 1e-3
+    for column in range(n_classes):
+        gradient_fd = central_difference(lambda z: exact.loss(y, z, weight), raw, column, step)
+        hessian_fd = central_difference(
+            lambda z: exact.gradient_hessian(y, z, weight)[0][:, column], raw, column, step
+        )
+        np.testing.assert_allclose(gradient[:, column], gradient_fd, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(hessian[:, column], hessian_fd, rtol=1e-6, atol=1e-9)
+    if policy != "exact":
+        gradient_p, hessian_p = FocalLoss(2.5, alpha, hessian=policy).gradient_hessian(y, raw, weight)
+        np.testing.assert_array_equal(gradient_p, gradient)
+        assert np.all(hessian_p > 0)
+        if policy == "floor":  # the exact Hessian, raised to the floor where it is below it
+            floor = 1e-16 * weight[:, None] * alpha[y][:, None]
+            np.testing.assert_allclose(hessian_p, np.maximum(hessian, floor), rtol=1e-12, atol=0)
+
+
 def softmax_reference(raw):
     shifted = raw - raw.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -262,6 +297,74 @@ def test_values_accurate_to_high_precision_reference(gamma, true_logit):
         d2 = mpmath.diff(lambda v: focal(z[:j] + [v] + z[j + 1 :]), z[j], 2)
         assert gradient[0, j] == pytest.approx(float(d1), rel=1e-10, abs=1e-300)
         assert hessian[0, j] == pytest.approx(float(d2), rel=1e-9, abs=1e-300)
+
+
+@pytest.mark.parametrize("gamma", [0.7, 2.5, 6.3])
+def test_q_power_on_both_sides_of_the_switch_to_pow(gamma):
+    """Non-integer gamma: the kernels take q^gamma as exp(gamma log q) down to q^gamma = e^-64 and
+    from libm's pow below (exp(gamma log q) alone is off by up to about |gamma log q| 2^-53: 7e-14
+    measured where the outputs are still normal numbers). Rows whose q^gamma spans e^-10 .. e^-700
+    (outputs ~ q^(gamma+1) down to 0), against 50-digit arithmetic: within 2e-14 relative."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    # q ~ 3 e^-gap for logits (gap, 0, 0, 0): gamma log q from about -10 to -700 in small steps,
+    # so that rows fall just above and just below -64.
+    gaps = np.linspace(10.0 / gamma, 700.0 / gamma, 139)
+    raw = np.zeros((gaps.size, 4))
+    raw[:, 0] = gaps
+    y = np.zeros(gaps.size, dtype=int)
+    loss = FocalLoss(gamma, hessian="exact")
+    values = loss.loss(y, raw)
+    gradient, _ = loss.gradient_hessian(y, raw)
+    g = mpmath.mpf(gamma)
+    for row, gap in enumerate(gaps):
+        gap = mpmath.mpf(float(gap))
+        q = 3 / (mpmath.exp(gap) + 3)
+        log_p = -mpmath.log1p(3 * mpmath.exp(-gap))
+        assert values[row] == pytest.approx(float(-(q**g) * log_p), rel=2e-14, abs=1e-300)
+        # d/dz_1 (any non-label column) = -A p_1 with A = q^gamma (gamma p_t r - 1), r = log p_t / q.
+        p_t, p_1 = 1 - q, 1 / (mpmath.exp(gap) + 3)
+        slope = -(q**g) * (g * p_t * log_p / q - 1) * p_1
+        assert gradient[row, 1] == pytest.approx(float(slope), rel=2e-14, abs=1e-300)
+
+
+def test_vectorized_elementary_functions_against_50_digits():
+    """exp_nonpositive, log1p_unit and log_normal, which the kernels use instead of libm so that
+    their loops vectorize, to within 4 ulp of the correctly rounded value over their domains."""
+    mpmath = pytest.importorskip("mpmath")
+    import numba
+
+    from boostfocal.kernels.multiclass import exp_nonpositive, log1p_unit, log_normal
+
+    mpmath.mp.dps = 50
+
+    @numba.njit
+    def apply(function, x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = function(x[i])
+        return out
+
+    rng = np.random.default_rng(7)
+    tiny = np.finfo(np.float64).tiny
+    cases = {
+        # Above -708; below it, results under 2**-1022 are flushed to 0 (checked after the loop).
+        exp_nonpositive: (np.concatenate([-rng.uniform(0, 707.9, 3000), -rng.uniform(0, 1e-6, 300), [0.0]]),
+                          mpmath.exp),
+        log1p_unit: (np.concatenate([rng.uniform(0, 1, 3000), rng.uniform(0, 1e-9, 300), [0.0, 0.5, 1.0]]),
+                     mpmath.log1p),
+        log_normal: (np.concatenate([np.exp(rng.uniform(-708, 709, 3000)), 1 + rng.uniform(-1e-6, 1e-6, 300),
+                                     [tiny, 1.0, np.nextafter(1.0, 2.0), np.nextafter(1.0, 0.0), np.sqrt(2.0),
+                                      np.finfo(np.float64).max]]),
+                     mpmath.log),
+    }
+    for function, (x, reference) in cases.items():
+        got = apply(function, x)
+        expected = np.array([float(reference(mpmath.mpf(float(v)))) for v in x])
+        ulps = np.abs(got - expected) / np.spacing(np.abs(expected))
+        assert np.all(ulps[expected != 0] <= 4), (function.__name__, x[np.argmax(ulps)], ulps.max())
+        assert np.all(got[expected == 0] == 0), function.__name__
+    assert np.all(apply(exp_nonpositive, np.array([-708.0, -745.0, -1e4, -np.inf, np.nan])) == 0)
 
 
 @pytest.mark.parametrize("policy", POLICIES)

@@ -16,7 +16,7 @@ import pytest
 
 from boostfocal.kernels import threads
 from boostfocal.kernels.threads import (
-    BOOSTER_PARALLEL_FROM,
+    BOOSTER_PARALLEL_SAVING_FROM,
     inside_booster,
     kernel_threads,
     run_kernel,
@@ -55,39 +55,61 @@ def two_numba_threads():
     set_kernel_threads(None)
 
 
+# At 2 threads the pool saves half a serial call: booster callbacks go parallel from twice
+# BOOSTER_PARALLEL_SAVING_FROM entries.
+BOOSTER_PARALLEL_AT_2 = 2 * BOOSTER_PARALLEL_SAVING_FROM
+
+
 def test_automatic_choice(two_numba_threads):
     assert choice((CHUNK, 7)) == "serial"  # one chunk of rows: nothing to split
     assert choice((CHUNK + 1, 7)) == "parallel"
-    with inside_booster():
-        # Booster callbacks keep inputs below BOOSTER_PARALLEL_FROM entries off Numba's pool.
-        assert choice((BOOSTER_PARALLEL_FROM // 7 - 1, 7)) == "serial"
-        assert choice((BOOSTER_PARALLEL_FROM // 7 + 1, 7)) == "parallel"
-        assert choice((BOOSTER_PARALLEL_FROM - 1,)) == "serial"
+    with kernel_threads(2), inside_booster():
+        # Booster callbacks keep inputs whose parallel run saves too little off Numba's pool.
+        assert choice((BOOSTER_PARALLEL_AT_2 // 7 - 1, 7)) == "serial"
+        assert choice((BOOSTER_PARALLEL_AT_2 // 7 + 1, 7)) == "parallel"
+        assert choice((BOOSTER_PARALLEL_AT_2 - 1,)) == "serial"
         # A kernel that costs 4 entries' time per entry reaches the pool at a quarter of the rows.
         costly = RecordingKernel()
         costly.cost_per_entry = 4
-        assert run_kernel(costly, (BOOSTER_PARALLEL_FROM // 4 + 1,), CHUNK)[0] == "parallel"
-        assert run_kernel(costly, (BOOSTER_PARALLEL_FROM // 4 - 1,), CHUNK)[0] == "serial"
+        assert run_kernel(costly, (BOOSTER_PARALLEL_AT_2 // 4 + 1,), CHUNK)[0] == "parallel"
+        assert run_kernel(costly, (BOOSTER_PARALLEL_AT_2 // 4 - 1,), CHUNK)[0] == "serial"
     assert choice((CHUNK + 1, 7)) == "parallel"  # the flag is gone after the block
     numba.set_num_threads(1)  # Numba's own setting is respected
     assert choice((10 * CHUNK, 7)) == "serial"
 
+
+def test_the_thread_count_sets_the_booster_rule_without_numbas_pool(monkeypatch):
+    """The pool saves n x (1 - 1/threads) of a serial call, so more threads reach it sooner: with 8
+    callbacks go parallel from 8/7 of BOOSTER_PARALLEL_SAVING_FROM entries, with 2 from twice as
+    many. The count is the most the call could get (kernel_threads, else NUMBA_NUM_THREADS), read
+    without starting Numba's pool; a stand-in config of 8 threads makes this run on any machine."""
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 8)
+    asked = []
+    monkeypatch.setattr(threads.numba, "get_num_threads", lambda: asked.append(1) or 8)
+    at_8 = BOOSTER_PARALLEL_SAVING_FROM * 8 // 7
+    with inside_booster():
+        assert threads._parallel_threads((at_8 - 1,), CHUNK) == 1
+        assert not asked  # decided serial without asking Numba for its per-thread count
+        assert threads._parallel_threads((at_8 + 1,), CHUNK) == 8
+        with kernel_threads(2):
+            assert threads._parallel_threads((at_8 + 1,), CHUNK) == 1
+            assert threads._parallel_threads((2 * BOOSTER_PARALLEL_SAVING_FROM + 1,), CHUNK) == 2
 
 
 def test_booster_on_numbas_openmp_runtime_gets_the_ordinary_rules(two_numba_threads, monkeypatch):
     """One OpenMP pool, nothing to fight over: small callbacks of such a booster may use the pool."""
     monkeypatch.setitem(threads._shared_runtimes, "/shared/lib.so", True)
     monkeypatch.setitem(threads._shared_runtimes, "/own/lib.so", False)
-    small = (BOOSTER_PARALLEL_FROM // 7 - 1, 7)
-    with inside_booster("/shared/lib.so"):
+    small = (BOOSTER_PARALLEL_AT_2 // 7 - 1, 7)
+    with kernel_threads(2), inside_booster("/shared/lib.so"):
         assert choice(small) == "parallel"
         assert choice((CHUNK, 7)) == "serial"  # one chunk: still nothing to split
         with kernel_threads(1):
             assert choice(small) == "serial"
     for other in (inside_booster("/own/lib.so"), inside_booster()):
-        with other:
+        with kernel_threads(2), other:
             assert choice(small) == "serial"
-            assert choice((BOOSTER_PARALLEL_FROM // 7 + 1, 7)) == "parallel"
+            assert choice((BOOSTER_PARALLEL_AT_2 // 7 + 1, 7)) == "parallel"
 
 
 def test_elf_dynamic_names(tmp_path):
@@ -135,9 +157,9 @@ def test_explicit_thread_counts(two_numba_threads):
     set_kernel_threads(2)
     with inside_booster():
         assert choice((CHUNK + 1, 7)) == "serial"  # a count does not lift the automatic rules
-        assert run_kernel(RecordingKernel(), (BOOSTER_PARALLEL_FROM, 1), CHUNK) == ("parallel", 2)
+        assert run_kernel(RecordingKernel(), (BOOSTER_PARALLEL_AT_2, 1), CHUNK) == ("parallel", 2)
         with kernel_threads(1):  # the per-thread block wins over the module setting
-            assert choice((BOOSTER_PARALLEL_FROM, 1)) == "serial"
+            assert choice((BOOSTER_PARALLEL_AT_2, 1)) == "serial"
     set_kernel_threads(None)
     numba.set_num_threads(1)
     with kernel_threads(2):  # an explicit count overrides Numba's per-thread count, and restores it

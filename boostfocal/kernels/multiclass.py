@@ -28,10 +28,21 @@ applied), as XGBoost does for its own softmax, so that rows with p_j -> 0 still 
 
 Probabilities below 2**-1022 (about 2e-308) are flushed to zero by ``exp_nonpositive``.
 
+The kernels work on blocks of BLOCK_ROWS rows held transposed (class by row), so that every stage
+is a branch-free loop over rows that LLVM vectorizes whatever K is: the max-subtracted
+exponentials, the per-row terms (p_t, log p_t, q^gamma, A, B; :func:`_block_true_class`) and the
+columns of the outputs. Exponentials and logarithms there are the polynomial ``exp_nonpositive``,
+``log1p_unit`` and ``log_normal`` (libm's calls are scalar and block vectorization). q^gamma is a
+product for gamma in {0, 1, 2} and exp(gamma log q) otherwise, accurate to about
+|gamma log q| 2^-53 relative; below q^gamma = e^-64 libm's pow takes over, so the per-row terms stay
+within about 1e-14 relative of exact. :func:`_true_class_terms` is the scalar form of the same
+terms (libm's log and pow), which the CUDA kernels run per thread.
+
 Reference: Lin, Goyal, Girshick, He, Dollar (2017), "Focal Loss for Dense Object Detection".
 
 These functions import only numpy, numba and math; `parallel_kernel` (.threads) compiles each parallel
-kernel a second time, serially. They check nothing: callers validate inputs.
+kernel a second time, serially. Apart from the label, weight and finiteness checks of the main
+kernels they check nothing: callers validate inputs.
 """
 
 import math
@@ -63,6 +74,23 @@ def _float64_from_bits(typingctx, bits):
     return signature, codegen
 
 
+@intrinsic
+def _bits_of_float64(typingctx, value):
+    """The bits of a float64 as an int64 (a bit cast, no conversion)."""
+    signature = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return signature, codegen
+
+
+# ln 2 split Cody-Waite style: the high part has trailing zero bits, so k * LN2_HIGH is exact for
+# every integer |k| < 2^21.
+LN2_HIGH = 0.6931471803691238
+LN2_LOW = 1.9082149292705877e-10
+
+
 @numba.njit(cache=True, inline="always")
 def exp_reduced(x):
     """(exp(r), k) with exp(x) = 2^k exp(r), for finite x; branch-free, so LLVM vectorizes it.
@@ -70,10 +98,9 @@ def exp_reduced(x):
     ``math.exp`` is a scalar libm call (several times slower here, and it blocks vectorization; the
     llvmlite wheels ship without Intel SVML). The callers clamp x and apply 2^k.
     """
-    # k = round(x / ln 2), |r| <= ln(2) / 2. ln 2 is split Cody-Waite style: the high part has
-    # trailing zero bits, so k * LN2_HIGH is exact and r carries no rounding error.
+    # k = round(x / ln 2), |r| <= ln(2) / 2; k * LN2_HIGH is exact, so r carries no rounding error.
     k = math.floor(x * 1.4426950408889634 + 0.5)
-    r = (x - k * 0.6931471803691238) - k * 1.9082149292705877e-10
+    r = (x - k * LN2_HIGH) - k * LN2_LOW
     # Taylor series of exp(r) to degree 13: truncation error < 5e-18 for |r| <= 0.347.
     poly = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
         1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
@@ -94,6 +121,49 @@ def exp_nonpositive(x):
 
 
 @numba.njit(cache=True, inline="always")
+def log1p_unit(e):
+    """log(1 + e) for e in [0, 1] to about 1 ulp, branch-free (vectorizes; math.log1p does not).
+
+    log(1 + e) = 2 atanh(u) = 2 u (1 + u^2/3 + u^4/5 + ...) with u = e / (2 + e); for e > 1/2 the
+    argument is halved first, log(1 + e) = ln 2 + 2 atanh((e - 1) / (e + 3)), so |u| <= 1/5.
+    """
+    upper = e > 0.5
+    # e - 1 is exact for e in [1/2, 1] (Sterbenz), so u is rounded only by the division.
+    u = (e - 1.0 if upper else e) / (e + (3.0 if upper else 2.0))
+    s = u * u
+    # atanh series to s^11: truncation error < s^12 / 25 < 1e-18 relative, as s <= 1/25.
+    series = 1.0 + s * (1.0 / 3 + s * (1.0 / 5 + s * (1.0 / 7 + s * (1.0 / 9 + s * (1.0 / 11 + s * (
+        1.0 / 13 + s * (1.0 / 15 + s * (1.0 / 17 + s * (1.0 / 19 + s * (1.0 / 21 + s / 23.0))))))))))
+    # ln 2 >= 2 |u| series * 2, so adding it cancels at most one bit.
+    return (0.6931471805599453 if upper else 0.0) + 2.0 * u * series
+
+
+@numba.njit(cache=True, inline="always")
+def log_normal(x):
+    """log(x) for a finite positive normal x (>= 2**-1022) to about 1 ulp, branch-free (vectorizes;
+    math.log is a scalar libm call). Zero, subnormal, NaN and inf inputs give finite garbage."""
+    bits = _bits_of_float64(x)
+    # x = 2^e m with m in [1, 2): the exponent field, as a float through the 2^52 trick (int64 to
+    # float64 conversion has no vector instruction before AVX-512), and the mantissa bits under
+    # the exponent of 1.
+    exponent = _float64_from_bits((bits >> 52) | 0x4330000000000000) - (4503599627370496.0 + 1023.0)
+    mantissa = _float64_from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
+    # Halving m above sqrt(2) (exact) keeps |u| <= 0.172 below, and log x accurate near 1 from
+    # either side.
+    high = mantissa > 1.4142135623730951
+    mantissa = 0.5 * mantissa if high else mantissa
+    exponent = exponent + 1.0 if high else exponent
+    # log m = 2 atanh(u), u = (m - 1) / (m + 1); m - 1 is exact (Sterbenz), so u is rounded once.
+    u = (mantissa - 1.0) / (mantissa + 1.0)
+    s = u * u
+    # atanh series to s^10: truncation error < s^11 / 23 < 1e-18 relative, as s <= 0.0295.
+    series = 1.0 + s * (1.0 / 3 + s * (1.0 / 5 + s * (1.0 / 7 + s * (1.0 / 9 + s * (1.0 / 11 + s * (
+        1.0 / 13 + s * (1.0 / 15 + s * (1.0 / 17 + s * (1.0 / 19 + s / 21.0)))))))))
+    # e ln 2 in two parts, the exact high one added last, so log m keeps its bits.
+    return exponent * LN2_HIGH + (exponent * LN2_LOW + 2.0 * u * series)
+
+
+@numba.njit(cache=True, inline="always")
 def _power(base, exponent):
     """base ** exponent for base in [0, 1]; small integer exponents by multiplication (faster than
     libm pow, and exact for exponent 1 and 2). 0 ** 0 == 1, so gamma = 0 gives cross-entropy."""
@@ -105,6 +175,13 @@ def _power(base, exponent):
         return base
     return math.pow(base, exponent)
 
+
+# Classes up to which the gradient kernel builds its outputs in transposed blocks and stores them in
+# the output's order; above, each row is written straight out. Serially, the rows written out took
+# 0.83-0.93 of the blocks' time at 300 and 1,000 classes, where three (K, BLOCK_ROWS) float64 blocks
+# outgrow the core's cache (benchmarks/results/kernel_checkouts_transposed_all.md); in the same
+# comparison with the switch at 32, the blocks were about 10 % faster at 40 classes and even at 64.
+TRANSPOSED_UP_TO = 64
 
 # Rows handled together by the block routines below: their exponentials are held transposed,
 # (n_classes, BLOCK_ROWS), so every inner loop runs over rows, long and contiguous, and vectorizes
@@ -133,24 +210,50 @@ def _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, fin
     holds a NaN or inf; its other outputs are then meaningless).
     """
     n_classes = raw_prediction.shape[1]
+    # rest holds the finiteness probe meanwhile: v * 0 is NaN exactly when v is NaN or +-inf, so
+    # one test per row after the loop checks the whole row.
+    if raw_prediction.strides[0] <= raw_prediction.strides[1]:
+        # Columns contiguous (Fortran order, as LightGBM hands its scores): column by column, each
+        # over the block's rows, so the reads are contiguous and the running max and arg-max of
+        # many rows are updated at once (vectorized).
+        for r in range(count):
+            value = np.float64(raw_prediction[start + r, 0])
+            exp_t[0, r] = value
+            z_max[r] = value
+            argmax[r] = 0
+            rest[r] = value * 0.0
+        for j in range(1, n_classes):
+            column = exp_t[j]
+            for r in range(count):
+                value = np.float64(raw_prediction[start + r, j])
+                column[r] = value
+                rest[r] += value * 0.0
+                # Selects rather than a branch (the arg-max position is unpredictable on real
+                # data); the first maximum wins.
+                greater = value > z_max[r]
+                argmax[r] = j if greater else argmax[r]
+                z_max[r] = value if greater else z_max[r]
+    else:
+        # Rows contiguous (C order): row by row, so each row's values are read together (measured
+        # faster here than the strided column reads above).
+        for r in range(count):
+            # Row views (not raw_prediction[start + r, j]) keep the indexing cheap for any layout.
+            row = raw_prediction[start + r]
+            best = 0
+            best_value = np.float64(row[0])
+            probe = 0.0
+            for j in range(n_classes):
+                value = np.float64(row[j])
+                exp_t[j, r] = value
+                probe += value * 0.0
+                greater = value > best_value
+                best = j if greater else best
+                best_value = value if greater else best_value
+            rest[r] = probe
+            z_max[r] = best_value
+            argmax[r] = best
     for r in range(count):
-        # Row views (not raw_prediction[start + r, j]) keep the indexing cheap for any layout.
-        row = raw_prediction[start + r]
-        best = 0
-        best_value = np.float64(row[0])
-        # v * 0 is NaN exactly when v is NaN or +-inf: one test after the loop checks the whole row.
-        probe = 0.0
-        for j in range(n_classes):
-            value = np.float64(row[j])
-            exp_t[j, r] = value
-            probe += value * 0.0
-            # Selects rather than a branch: the arg-max position is unpredictable on real data.
-            greater = value > best_value
-            best = j if greater else best
-            best_value = value if greater else best_value
-        finite[r] = probe == 0.0
-        z_max[r] = best_value
-        argmax[r] = best
+        finite[r] = rest[r] == 0.0
         rest[r] = 0.0
     for j in range(n_classes):
         column = exp_t[j]
@@ -163,10 +266,26 @@ def _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, fin
 
 
 @numba.njit(cache=True, inline="always")
+def _psi_terms(p_true, q, log_p_true, q_pow, gamma):
+    """(psi, A = psi'(s), B = psi''(s) q^2) from p_t, q = 1 - p_t, s = log p_t and q^gamma, in the
+    finite forms of the module docstring."""
+    # r = log(1 - q) / q -> -1 as q -> 0; it carries the 0 * inf limit of q^(gamma-1) * log p_t.
+    ratio = log_p_true / q if q > 0.0 else -1.0
+    # p_t * r -> 0 as p_t -> 0. Where p_t underflowed to 0, log p_t may be -inf (a logit gap beyond
+    # the float range, e.g. 1e308 - -1e308): take that limit instead of 0 * inf = NaN.
+    ratio = ratio if p_true > 0.0 else 0.0
+    psi = -q_pow * log_p_true
+    psi_1 = q_pow * (gamma * p_true * ratio - 1.0)
+    psi_2_q2 = gamma * p_true * q_pow * q * (q * ratio + 2.0 - (gamma - 1.0) * p_true * ratio)
+    return psi, psi_1, psi_2_q2
+
+
+@numba.njit(cache=True, inline="always")
 def _true_class_terms(raw_row, label, argmax, rest, z_max, exp_label, gamma):
     """For one row: (p_t, q = 1 - p_t, others = q * total, psi, A = psi'(s), B = psi''(s) q^2).
 
-    psi(s) = -q^gamma s with s = log p_t; A and B in the finite forms of the module docstring.
+    psi(s) = -q^gamma s with s = log p_t. The scalar form of :func:`_block_true_class` (libm's log
+    and pow), which the CUDA kernels run per thread.
     """
     total = 1.0 + rest
     if label == argmax:
@@ -180,16 +299,97 @@ def _true_class_terms(raw_row, label, argmax, rest, z_max, exp_label, gamma):
     # q = 1 - p_t as a ratio of sums of positive terms: accurate down to the smallest doubles.
     q = others / total
     p_true = exp_label / total
-    # r = log(1 - q) / q -> -1 as q -> 0; it carries the 0 * inf limit of q^(gamma-1) * log p_t.
-    ratio = log_p_true / q if q > 0.0 else -1.0
-    # p_t * r -> 0 as p_t -> 0. Where p_t underflowed to 0, log p_t may be -inf (a logit gap beyond
-    # the float range, e.g. 1e308 - -1e308): take that limit instead of 0 * inf = NaN.
-    ratio = ratio if p_true > 0.0 else 0.0
-    q_pow = _power(q, gamma)
-    psi = -q_pow * log_p_true
-    psi_1 = q_pow * (gamma * p_true * ratio - 1.0)
-    psi_2_q2 = gamma * p_true * q_pow * q * (q * ratio + 2.0 - (gamma - 1.0) * p_true * ratio)
+    psi, psi_1, psi_2_q2 = _psi_terms(p_true, q, log_p_true, _power(q, gamma), gamma)
     return p_true, q, others, psi, psi_1, psi_2_q2
+
+
+# q^gamma = exp(gamma log q) is accurate to about |gamma log q| * 2^-53 relative (the exponent is
+# rounded in absolute terms): below q^gamma = e^-64 (7e-15 relative) math.pow recomputes it.
+_EXP_LOG_FLOOR = 1.6038109389511792e-28  # e^-64
+
+
+@numba.njit(cache=True, inline="always")
+def _block_true_class(rest, argmax, labels, exp_label, gap, gamma, count,
+                      p_b, q_b, others_b, log_p_b, q_pow_b):
+    """p_t, q = 1 - p_t, others = q * total, log p_t and q^gamma of a block's rows into the
+    ``*_b`` arrays: what :func:`_true_class_terms` computes, in loops over all BLOCK_ROWS rows that
+    LLVM vectorizes (branch-free, and log through :func:`log1p_unit` / :func:`log_normal` rather
+    than libm). Rows from ``count`` on are padding: any finite inputs.
+
+    ``exp_label``: e^(z_t - max z); ``gap``: z_t - max z (0 when the label is the arg-max).
+    """
+    for r in range(BLOCK_ROWS):
+        rest_r = rest[r]
+        total = 1.0 + rest_r
+        # p_t <= 1/2 unless the label is the arg-max, so 1 - p_t has no cancellation; rest - e_t
+        # sums the remaining terms.
+        others = rest_r if labels[r] == argmax[r] else 1.0 + (rest_r - exp_label[r])
+        # log total = log1p(rest): exact as p_t -> 1 (rest -> 0); above rest = 1 the rounding of
+        # 1 + rest costs at most half an ulp of log total >= ln 2.
+        log_total = log1p_unit(rest_r) if rest_r <= 1.0 else log_normal(total)
+        log_p_b[r] = gap[r] - log_total
+        # q = 1 - p_t as a ratio of sums of positive terms: accurate down to the smallest doubles.
+        q_b[r] = others / total
+        p_b[r] = exp_label[r] / total
+        others_b[r] = others
+        q_pow_b[r] = log_total  # kept for the general power below
+    # One loop per kind of gamma, chosen once per block: in one loop a select would evaluate
+    # every kind (vector code computes both sides of a select).
+    if gamma == 2.0:
+        for r in range(BLOCK_ROWS):
+            q_pow_b[r] = q_b[r] * q_b[r]
+    elif gamma == 1.0:
+        for r in range(BLOCK_ROWS):
+            q_pow_b[r] = q_b[r]
+    elif gamma == 0.0:
+        for r in range(BLOCK_ROWS):
+            q_pow_b[r] = 1.0  # 0 ** 0 == 1: gamma = 0 gives cross-entropy
+    else:
+        n_far = 0
+        for r in range(BLOCK_ROWS):
+            # log q = log others - log total; the min keeps q^gamma <= 1 where rounding makes the
+            # difference a hair above 0 (q -> 1).
+            exponent = min(gamma * (log_normal(others_b[r]) - q_pow_b[r]), 0.0)
+            q_pow = exp_nonpositive(exponent)
+            q_pow_b[r] = q_pow
+            # others = 0 (q = 0) has no logarithm: those rows go to math.pow as well.
+            n_far += 1 if (q_pow < _EXP_LOG_FLOOR) | (others_b[r] <= 0.0) else 0
+        if n_far > 0:
+            for r in range(count):
+                if q_pow_b[r] < _EXP_LOG_FLOOR or others_b[r] <= 0.0:
+                    q_pow_b[r] = math.pow(q_b[r], gamma)
+
+
+@numba.njit(cache=True, inline="always")
+def _block_rows():
+    """Per-thread scratch of the per-row stage: (labels, factor, exp_label, gap, p_t, q, others,
+    log p_t, q^gamma)."""
+    return (np.empty(BLOCK_ROWS, dtype=np.int64), np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS),
+            np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS),
+            np.empty(BLOCK_ROWS), np.empty(BLOCK_ROWS))
+
+
+@numba.njit(cache=True, inline="always")
+def _block_labels(y_true, raw_prediction, sample_weight, weighted, alpha, start, count, exp_t, z_max,
+                  argmax, rest, labels, factor, exp_label, gap):
+    """Label, alpha_t w, e^(z_t - max z) and z_t - max z of each row of the block; padding rows
+    (count .. BLOCK_ROWS) get finite values. Returns the first row with an invalid label or
+    weight (-1 if none)."""
+    first_invalid = -1
+    for r in range(count):
+        i = start + r
+        label, factor[r], valid = _label_and_factor(y_true, sample_weight, weighted, alpha, i)
+        if not valid and first_invalid < 0:
+            first_invalid = i
+        labels[r] = label
+        exp_label[r] = exp_t[label, r]
+        gap[r] = np.float64(raw_prediction[i, label]) - z_max[r]
+    for r in range(count, BLOCK_ROWS):
+        # Two equal classes: p_t = q = 1/2, nothing extreme.
+        labels[r], argmax[r], rest[r], factor[r], exp_label[r], gap[r] = 0, 0, 1.0, 0.0, 1.0, 0.0
+        for j in range(exp_t.shape[0]):
+            exp_t[j, r] = 0.0
+    return first_invalid
 
 
 @numba.njit(cache=True, inline="always")
@@ -214,6 +414,23 @@ def _label_and_factor(y_true, sample_weight, weighted, alpha, i):
     return label, alpha[label] * weight, valid
 
 
+@numba.njit(cache=True, inline="always")
+def _store_block(block_t, out, start, count):
+    """out[start + r, j] = block_t[j, r] for the block's rows, in the order of the output's layout."""
+    n_classes = block_t.shape[0]
+    if out.strides[0] <= out.strides[1]:
+        # Columns contiguous (Fortran order): column by column, contiguous stores.
+        for j in range(n_classes):
+            column = block_t[j]
+            for r in range(count):
+                out[start + r, j] = column[r]
+    else:
+        for r in range(count):
+            row = out[start + r]
+            for j in range(n_classes):
+                row[j] = block_t[j, r]
+
+
 @numba.njit(cache=True)
 def _first_bad_row(bad_row_of_chunk):
     for chunk in range(bad_row_of_chunk.shape[0]):
@@ -235,24 +452,25 @@ def focal_loss_per_sample(y_true, raw_prediction, alpha, sample_weight, gamma, l
     bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     for chunk in numba.prange(n_chunks):
         exp_t, z_max, rest, argmax, finite = _block_scratch(n_classes)
+        labels, factor, exp_label, gap, p_b, q_b, others_b, log_p_b, q_pow_b = _block_rows()
         chunk_stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
         for start in range(chunk * ROWS_PER_CHUNK, chunk_stop, BLOCK_ROWS):
             count = min(BLOCK_ROWS, chunk_stop - start)
             _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, finite)
+            invalid = _block_labels(y_true, raw_prediction, sample_weight, weighted, alpha, start, count,
+                                    exp_t, z_max, argmax, rest, labels, factor, exp_label, gap)
+            if invalid >= 0 and bad_input_of_chunk[chunk] < 0:
+                bad_input_of_chunk[chunk] = invalid
+            _block_true_class(rest, argmax, labels, exp_label, gap, gamma, count,
+                              p_b, q_b, others_b, log_p_b, q_pow_b)
             for r in range(count):
                 i = start + r
-                label, factor, valid = _label_and_factor(y_true, sample_weight, weighted, alpha, i)
-                if not valid and bad_input_of_chunk[chunk] < 0:
-                    bad_input_of_chunk[chunk] = i
                 if not finite[r]:
                     if bad_row_of_chunk[chunk] < 0:
                         bad_row_of_chunk[chunk] = i
                     loss_out[i] = np.nan
                     continue
-                terms = _true_class_terms(
-                    raw_prediction[i], label, argmax[r], rest[r], z_max[r], exp_t[label, r], gamma
-                )
-                loss_out[i] = factor * terms[3]
+                loss_out[i] = factor[r] * -(q_pow_b[r] * log_p_b[r])  # psi = -q^gamma log p_t
     return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
 
 
@@ -278,12 +496,13 @@ def focal_loss_gradient_hessian(
     n_samples, n_classes = raw_prediction.shape
     weighted = sample_weight.shape[0] == n_samples
     floored = hessian_policy != HESSIAN_EXACT
+    clip = hessian_policy == HESSIAN_PSD
     n_chunks = (n_samples + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     for chunk in numba.prange(n_chunks):
         exp_t, z_max, rest, argmax, finite = _block_scratch(n_classes)
-        labels = np.empty(BLOCK_ROWS, dtype=np.int64)
+        labels, factor, exp_label, gap, p_b, q_b, others_b, log_p_b, q_pow_b = _block_rows()
         # Per-row values for the branch-free column loop and the label column.
         inverse_total = np.empty(BLOCK_ROWS)
         gradient_scale = np.empty(BLOCK_ROWS)  # -alpha_t w A
@@ -292,65 +511,104 @@ def focal_loss_gradient_hessian(
         gradient_label = np.empty(BLOCK_ROWS)
         hessian_label = np.empty(BLOCK_ROWS)
         lowest = np.empty(BLOCK_ROWS)
+        # The block's outputs, transposed like exp_t, up to TRANSPOSED_UP_TO classes.
+        transposed = n_classes <= TRANSPOSED_UP_TO
+        block_classes = n_classes if transposed else 1
+        gradient_t = np.empty((block_classes, BLOCK_ROWS))
+        hessian_t = np.empty((block_classes, BLOCK_ROWS))
         chunk_stop = min(n_samples, (chunk + 1) * ROWS_PER_CHUNK)
         for start in range(chunk * ROWS_PER_CHUNK, chunk_stop, BLOCK_ROWS):
             count = min(BLOCK_ROWS, chunk_stop - start)
             _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, finite)
-            for r in range(count):
-                i = start + r
-                label, factor, valid = _label_and_factor(y_true, sample_weight, weighted, alpha, i)
-                if not valid and bad_input_of_chunk[chunk] < 0:
-                    bad_input_of_chunk[chunk] = i
-                labels[r] = label
-                p_true, q, others, psi, psi_1, curvature = _true_class_terms(
-                    raw_prediction[i], label, argmax[r], rest[r], z_max[r], exp_t[label, r], gamma
-                )
-                if hessian_policy == HESSIAN_PSD and curvature < 0.0:
-                    curvature = 0.0  # max(psi'', 0): keeps the Hessian positive semidefinite
+            invalid = _block_labels(y_true, raw_prediction, sample_weight, weighted, alpha, start, count,
+                                    exp_t, z_max, argmax, rest, labels, factor, exp_label, gap)
+            if invalid >= 0 and bad_input_of_chunk[chunk] < 0:
+                bad_input_of_chunk[chunk] = invalid
+            _block_true_class(rest, argmax, labels, exp_label, gap, gamma, count,
+                              p_b, q_b, others_b, log_p_b, q_pow_b)
+            # Over all BLOCK_ROWS rows (padding included), branch-free: LLVM vectorizes it.
+            for r in range(BLOCK_ROWS):
+                p_true, q, others = p_b[r], q_b[r], others_b[r]
+                _, psi_1, curvature = _psi_terms(p_true, q, log_p_b[r], q_pow_b[r], gamma)
+                # max(psi'', 0) for psd: keeps the Hessian positive semidefinite.
+                curvature = 0.0 if clip and curvature < 0.0 else curvature
+                row_factor = factor[r]
                 inverse_total[r] = 1.0 / (1.0 + rest[r])
-                gradient_scale[r] = -factor * psi_1
+                gradient_scale[r] = -row_factor * psi_1
                 # psi'' p_j^2 = (psi'' q^2) (e_j / others)^2, with e_j / others <= 1 for j != t.
                 # The ratio is formed before squaring: others^2 alone underflows once the top logit
                 # leads by more than ~354, while 1 / others stays finite (others >= 2^-1022).
-                curvature_scale[r] = factor * curvature
+                curvature_scale[r] = row_factor * curvature
                 inverse_others[r] = 1.0 / others if others > 0.0 else 0.0
-                gradient_label[r] = factor * (psi_1 * q)
-                hessian_label[r] = factor * (curvature - psi_1 * p_true * q)
+                gradient_label[r] = row_factor * (psi_1 * q)
+                hessian_label[r] = row_factor * (curvature - psi_1 * p_true * q)
                 # The floor applies before the weights, so the weighted floor is factor * floor;
                 # -inf for the exact policy turns max(h, lowest) into a no-op without a branch.
-                lowest[r] = factor * hessian_floor if floored else -np.inf
-            for r in range(count):
-                i = start + r
-                gradient_row, hessian_row = gradient_out[i], hessian_out[i]
-                if not finite[r]:
-                    if bad_row_of_chunk[chunk] < 0:
-                        bad_row_of_chunk[chunk] = i
-                    for j in range(n_classes):
-                        gradient_row[j] = np.nan
-                        hessian_row[j] = np.nan
-                    continue
-                # Every column as if it were neither the label nor the arg-max (no branches in the
-                # loop); those two columns are rewritten after it.
-                scale, curvature_r, inverse, low, inverse_o = (
-                    gradient_scale[r], curvature_scale[r], inverse_total[r], lowest[r],
-                    inverse_others[r],
-                )
+                lowest[r] = row_factor * hessian_floor if floored else -np.inf
+            if transposed:
+                # Every column as if it were neither the label nor the arg-max, into the transposed
+                # block: column by column over all BLOCK_ROWS rows, contiguous and branch-free, so
+                # LLVM vectorizes it for any K. The label and arg-max entries are rewritten below.
                 for j in range(n_classes):
-                    e_j = exp_t[j, r]
-                    p_j = e_j * inverse
-                    gradient = scale * p_j
-                    ratio = e_j * inverse_o
-                    hessian = curvature_r * ratio * ratio + gradient * (1.0 - p_j)
-                    gradient_row[j] = gradient
-                    hessian_row[j] = max(hessian, low)
+                    e_column, gradient_column, hessian_column = exp_t[j], gradient_t[j], hessian_t[j]
+                    for r in range(BLOCK_ROWS):
+                        e_j = e_column[r]
+                        p_j = e_j * inverse_total[r]
+                        gradient = gradient_scale[r] * p_j
+                        ratio = e_j * inverse_others[r]
+                        hessian = curvature_scale[r] * ratio * ratio + gradient * (1.0 - p_j)
+                        gradient_column[r] = gradient
+                        hessian_column[r] = max(hessian, lowest[r])
+            for r in range(count):
                 label, top = labels[r], argmax[r]
+                if not transposed:
+                    # Straight into the output row, the same arithmetic per entry; its own loop over
+                    # the K classes is long enough to vectorize.
+                    gradient_row, hessian_row = gradient_out[start + r], hessian_out[start + r]
+                    scale, curvature_r, inverse, low, inverse_o = (
+                        gradient_scale[r], curvature_scale[r], inverse_total[r], lowest[r],
+                        inverse_others[r],
+                    )
+                    e_row = exp_t[:, r]
+                    for j in range(n_classes):
+                        e_j = e_row[j]
+                        p_j = e_j * inverse
+                        gradient = scale * p_j
+                        ratio = e_j * inverse_o
+                        hessian = curvature_r * ratio * ratio + gradient * (1.0 - p_j)
+                        gradient_row[j] = gradient
+                        hessian_row[j] = max(hessian, low)
+                gradient_label_r = gradient_label[r]
+                hessian_label_r = max(hessian_label[r], lowest[r])
+                hessian_top = 0.0
                 if top != label:
                     # Only the arg-max class can have p_j > 1/2: use its exact complement rest/total.
                     # Here others >= 1 (the label is not the arg-max), so 1 / others <= 1.
-                    hessian = curvature_r * inverse_o * inverse_o + scale * inverse * (rest[r] * inverse)
-                    hessian_row[top] = max(hessian, low)
-                gradient_row[label] = gradient_label[r]
-                hessian_row[label] = max(hessian_label[r], low)
+                    inverse, inverse_o = inverse_total[r], inverse_others[r]
+                    hessian_top = max(curvature_scale[r] * inverse_o * inverse_o
+                                      + gradient_scale[r] * inverse * (rest[r] * inverse), lowest[r])
+                if transposed:
+                    if top != label:
+                        hessian_t[top, r] = hessian_top
+                    gradient_t[label, r] = gradient_label_r
+                    hessian_t[label, r] = hessian_label_r
+                else:
+                    i = start + r
+                    if top != label:
+                        hessian_out[i, top] = hessian_top
+                    gradient_out[i, label] = gradient_label_r
+                    hessian_out[i, label] = hessian_label_r
+            if transposed:
+                _store_block(gradient_t, gradient_out, start, count)
+                _store_block(hessian_t, hessian_out, start, count)
+            for r in range(count):
+                if not finite[r]:
+                    i = start + r
+                    if bad_row_of_chunk[chunk] < 0:
+                        bad_row_of_chunk[chunk] = i
+                    for j in range(n_classes):
+                        gradient_out[i, j] = np.nan
+                        hessian_out[i, j] = np.nan
     return _first_bad_row(bad_row_of_chunk), _first_bad_row(bad_input_of_chunk)
 
 

@@ -1,8 +1,9 @@
 """CUDA twins of the multiclass kernels in :mod:`.multiclass`: one thread per row, same math.
 
-The scalar helpers (``exp_nonpositive``, ``_label_and_factor``, ``_true_class_terms``) are the CPU
-kernels' own ``@numba.njit`` functions: Numba's CUDA target compiles a CPU dispatcher met inside a
-``cuda.jit`` kernel as a device function from the same Python source (``CUDATypingContext.
+The scalar helpers (``exp_nonpositive``, ``_label_and_factor``, ``_true_class_terms`` and its
+``_psi_terms``) are ``@numba.njit`` functions of :mod:`.multiclass`; the CPU kernels run them, or
+(``_true_class_terms``) its vectorized block form. Numba's CUDA target compiles a CPU dispatcher met
+inside a ``cuda.jit`` kernel as a device function from the same Python source (``CUDATypingContext.
 resolve_value_type`` in numba/cuda/target.py, Numba 0.68 and numba-cuda), so the loss formulas,
 the max-subtracted softmax and the finite forms of psi' and psi'' q^2 exist once. What is written
 here is the row loop the CPU kernel runs over blocks of rows: per column

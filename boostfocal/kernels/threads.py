@@ -5,11 +5,11 @@ dispatcher (its ``numba.prange`` loop split over Numba's thread pool) and, as ``
 (``prange`` is ``range`` there): same source, same results, no parallel region entered.
 :func:`run_kernel` picks the serial one
 
-* inside booster callbacks (objectives and metrics, see :func:`inside_booster`) below
-  ``BOOSTER_PARALLEL_FROM`` entries: the booster's own OpenMP pool (XGBoost ships its own libgomp)
-  keeps its threads spinning between its parallel loops, and so does Numba's after each kernel, so
-  two pools fight over the same cores; that cost grows with the rounds, not with the data, and made
-  small trainings up to 1.5x slower;
+* inside booster callbacks (objectives and metrics, see :func:`inside_booster`) unless the pool
+  would save the serial time of ``BOOSTER_PARALLEL_SAVING_FROM`` entries: the booster's own OpenMP
+  pool (XGBoost ships its own libgomp) keeps its threads spinning between its parallel loops, and so
+  does Numba's after each kernel, so two pools fight over the same cores; that cost comes with every
+  call, not with the data, and made small trainings up to 1.5x slower;
 * for inputs of one chunk of rows (nothing to split);
 * when the thread count asked for (:func:`kernel_threads`, :func:`set_kernel_threads`, or else
   Numba's ``NUMBA_NUM_THREADS`` / ``numba.set_num_threads``) is 1;
@@ -35,11 +35,15 @@ import types
 
 import numba
 
-# Inside booster callbacks, inputs of at least this many entries (rows x outputs, times the kernel's
-# cost_per_entry) use Numba's pool: there one serial kernel call (about 7-11 ns per multiclass entry on
-# one core, 15 ms at 200,000 x 7) costs more than the pools' wake-up and spin (see the README's
-# Threads paragraph for the measurements).
-BOOSTER_PARALLEL_FROM = 1_000_000
+# Inside booster callbacks Numba's pool runs a kernel only when it saves the serial time of at least
+# this many entries: n_entries x (1 - 1 / threads), with n_entries = rows x outputs x the kernel's
+# cost_per_entry. Going parallel saves that share of the serial call (about 4-5 ns per multiclass
+# entry on one core) and costs the two pools' wake-up and spin each call. On the 2-core machine, at
+# default threads, the serial kernel trained faster at 200,000 x 7 and x 10 and at 500,000 binary
+# rows (which puts that cost at about 10 ms a round), the two were within noise at 2,000,000 binary
+# rows, and the pool was ahead at 2,000,000 x 7 (benchmarks/bench_booster_threads.py). So the pool
+# from 4,000,000 entries on 2 threads, from 2,133,334 on 16 (not measured there).
+BOOSTER_PARALLEL_SAVING_FROM = 2_000_000
 
 _requested = threading.local()  # .n_threads (kernel_threads), .in_booster (inside_booster)
 _default_threads = None  # set_kernel_threads
@@ -298,7 +302,10 @@ def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1.0) -> int:
     if most <= 1:
         return 1
     n_entries = n_rows * (raw_shape[1] if len(raw_shape) > 1 else 1) * cost_per_entry
-    if getattr(_requested, "in_booster", False) and n_entries < BOOSTER_PARALLEL_FROM:
+    # The most threads the call could get stands in for its count: asking Numba's per-thread count
+    # would start the pool, which small callbacks never need.
+    saved_entries = n_entries * (1.0 - 1.0 / most)
+    if getattr(_requested, "in_booster", False) and saved_entries < BOOSTER_PARALLEL_SAVING_FROM:
         # Only a booster on Numba's own OpenMP runtime (which this may start the pool to learn).
         library = getattr(_requested, "booster_library", None)
         if library is None or not shares_numbas_openmp(library):
