@@ -42,6 +42,22 @@ def central_difference(function, raw, column, step):
     return (-at(2 * step) + 8 * at(step) - 8 * at(-step) + at(-2 * step)) / (12 * step)
 
 
+def assert_exact_derivatives_match_finite_differences(loss, y, raw, weight):
+    """Every column of the gradient and of the exact Hessian diagonal against 4th-order central
+    differences of the loss and of the gradient; returns (gradient, hessian)."""
+    gradient, hessian = loss.gradient_hessian(y, raw, weight)
+    step = 1e-3
+    for column in range(raw.shape[1]):
+        gradient_fd = central_difference(lambda z: loss.loss(y, z, weight), raw, column, step)
+        hessian_fd = central_difference(
+            lambda z: loss.gradient_hessian(y, z, weight)[0][:, column], raw, column, step
+        )
+        # Truncation error is O(step^4) ~ 1e-12 times the 5th derivative; rounding ~ 1e-16 / step.
+        np.testing.assert_allclose(gradient[:, column], gradient_fd, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(hessian[:, column], hessian_fd, rtol=1e-6, atol=1e-9)
+    return gradient, hessian
+
+
 def _grid_ids(value):
     return repr(value)
 
@@ -59,16 +75,7 @@ def test_gradient_and_exact_hessian_match_finite_differences(
     alpha = None if alpha_kind == "none" else rng.uniform(0.2, 3.0, n_classes)
     weight = rng.uniform(0.1, 4.0, y.shape[0]) if weighted else None
     loss = FocalLoss(gamma, alpha, hessian="exact")
-    gradient, hessian = loss.gradient_hessian(y, raw, weight)
-    step = 1e-3
-    for column in range(n_classes):
-        gradient_fd = central_difference(lambda z: loss.loss(y, z, weight), raw, column, step)
-        hessian_fd = central_difference(
-            lambda z: loss.gradient_hessian(y, z, weight)[0][:, column], raw, column, step
-        )
-        # Truncation error is O(step^4) ~ 1e-12 times the 5th derivative; rounding ~ 1e-16 / step.
-        np.testing.assert_allclose(gradient[:, column], gradient_fd, rtol=1e-7, atol=1e-9)
-        np.testing.assert_allclose(hessian[:, column], hessian_fd, rtol=1e-6, atol=1e-9)
+    assert_exact_derivatives_match_finite_differences(loss, y, raw, weight)
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -88,15 +95,7 @@ def test_many_classes_match_finite_differences_on_both_output_paths(n_classes, p
     alpha = rng.uniform(0.2, 3.0, n_classes)
     weight = rng.uniform(0.1, 4.0, y.shape[0])
     exact = FocalLoss(2.5, alpha, hessian="exact")
-    gradient, hessian = exact.gradient_hessian(y, raw, weight)
-    step = 1e-3
-    for column in range(n_classes):
-        gradient_fd = central_difference(lambda z: exact.loss(y, z, weight), raw, column, step)
-        hessian_fd = central_difference(
-            lambda z: exact.gradient_hessian(y, z, weight)[0][:, column], raw, column, step
-        )
-        np.testing.assert_allclose(gradient[:, column], gradient_fd, rtol=1e-7, atol=1e-9)
-        np.testing.assert_allclose(hessian[:, column], hessian_fd, rtol=1e-6, atol=1e-9)
+    gradient, hessian = assert_exact_derivatives_match_finite_differences(exact, y, raw, weight)
     if policy != "exact":
         gradient_p, hessian_p = FocalLoss(2.5, alpha, hessian=policy).gradient_hessian(y, raw, weight)
         np.testing.assert_array_equal(gradient_p, gradient)

@@ -281,6 +281,33 @@ def _psi_terms(p_true, q, log_p_true, q_pow, gamma):
 
 
 @numba.njit(cache=True, inline="always")
+def _column_entry(e_j, scale, curvature, inverse_total, inverse_others, lowest):
+    """(g_j, h_j) of a column j that is neither the label nor the arg-max, from e_j = e^(z_j - max z)
+    and the row's scale = -alpha_t w A, curvature = alpha_t w psi'' q^2, 1 / total, 1 / others::
+
+        p_j = e_j / total,  g_j = scale p_j,  h_j = curvature (e_j / others)^2 + g_j (1 - p_j)
+
+    with h_j raised to at least ``lowest`` (a select, not ``max``, so that the CUDA twins compile
+    it too)."""
+    p_j = e_j * inverse_total
+    gradient = scale * p_j
+    # psi'' p_j^2 = (psi'' q^2) (e_j / others)^2: the ratio is formed before squaring, as others^2
+    # alone underflows once the top logit leads by more than ~354 (1 / others stays finite).
+    ratio = e_j * inverse_others
+    hessian = curvature * ratio * ratio + gradient * (1.0 - p_j)
+    return gradient, (hessian if hessian >= lowest else lowest)
+
+
+@numba.njit(cache=True, inline="always")
+def _argmax_hessian(scale, curvature, inverse_total, inverse_others, rest, lowest):
+    """h of the arg-max column when it is not the label: the only class that can have p_j > 1/2,
+    so 1 - p_j is taken as its exact complement rest / total (others >= 1 here, 1 / others <= 1);
+    at least ``lowest``."""
+    hessian = curvature * inverse_others * inverse_others + scale * inverse_total * (rest * inverse_total)
+    return hessian if hessian >= lowest else lowest
+
+
+@numba.njit(cache=True, inline="always")
 def _true_class_terms(raw_row, label, argmax, rest, z_max, exp_label, gamma):
     """For one row: (p_t, q = 1 - p_t, others = q * total, psi, A = psi'(s), B = psi''(s) q^2).
 
@@ -535,10 +562,7 @@ def focal_loss_gradient_hessian(
                 row_factor = factor[r]
                 inverse_total[r] = 1.0 / (1.0 + rest[r])
                 gradient_scale[r] = -row_factor * psi_1
-                # psi'' p_j^2 = (psi'' q^2) (e_j / others)^2, with e_j / others <= 1 for j != t.
-                # The ratio is formed before squaring: others^2 alone underflows once the top logit
-                # leads by more than ~354, while 1 / others stays finite (others >= 2^-1022).
-                curvature_scale[r] = row_factor * curvature
+                curvature_scale[r] = row_factor * curvature  # see _column_entry
                 inverse_others[r] = 1.0 / others if others > 0.0 else 0.0
                 gradient_label[r] = row_factor * (psi_1 * q)
                 hessian_label[r] = row_factor * (curvature - psi_1 * p_true * q)
@@ -552,18 +576,14 @@ def focal_loss_gradient_hessian(
                 for j in range(n_classes):
                     e_column, gradient_column, hessian_column = exp_t[j], gradient_t[j], hessian_t[j]
                     for r in range(BLOCK_ROWS):
-                        e_j = e_column[r]
-                        p_j = e_j * inverse_total[r]
-                        gradient = gradient_scale[r] * p_j
-                        ratio = e_j * inverse_others[r]
-                        hessian = curvature_scale[r] * ratio * ratio + gradient * (1.0 - p_j)
-                        gradient_column[r] = gradient
-                        hessian_column[r] = max(hessian, lowest[r])
+                        gradient_column[r], hessian_column[r] = _column_entry(
+                            e_column[r], gradient_scale[r], curvature_scale[r], inverse_total[r],
+                            inverse_others[r], lowest[r])
             for r in range(count):
                 label, top = labels[r], argmax[r]
                 if not transposed:
-                    # Straight into the output row, the same arithmetic per entry; its own loop over
-                    # the K classes is long enough to vectorize.
+                    # Straight into the output row; its own loop over the K classes is long enough
+                    # to vectorize.
                     gradient_row, hessian_row = gradient_out[start + r], hessian_out[start + r]
                     scale, curvature_r, inverse, low, inverse_o = (
                         gradient_scale[r], curvature_scale[r], inverse_total[r], lowest[r],
@@ -571,22 +591,14 @@ def focal_loss_gradient_hessian(
                     )
                     e_row = exp_t[:, r]
                     for j in range(n_classes):
-                        e_j = e_row[j]
-                        p_j = e_j * inverse
-                        gradient = scale * p_j
-                        ratio = e_j * inverse_o
-                        hessian = curvature_r * ratio * ratio + gradient * (1.0 - p_j)
-                        gradient_row[j] = gradient
-                        hessian_row[j] = max(hessian, low)
+                        gradient_row[j], hessian_row[j] = _column_entry(
+                            e_row[j], scale, curvature_r, inverse, inverse_o, low)
                 gradient_label_r = gradient_label[r]
                 hessian_label_r = max(hessian_label[r], lowest[r])
                 hessian_top = 0.0
                 if top != label:
-                    # Only the arg-max class can have p_j > 1/2: use its exact complement rest/total.
-                    # Here others >= 1 (the label is not the arg-max), so 1 / others <= 1.
-                    inverse, inverse_o = inverse_total[r], inverse_others[r]
-                    hessian_top = max(curvature_scale[r] * inverse_o * inverse_o
-                                      + gradient_scale[r] * inverse * (rest[r] * inverse), lowest[r])
+                    hessian_top = _argmax_hessian(gradient_scale[r], curvature_scale[r], inverse_total[r],
+                                                  inverse_others[r], rest[r], lowest[r])
                 if transposed:
                     if top != label:
                         hessian_t[top, r] = hessian_top

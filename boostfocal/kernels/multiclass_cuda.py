@@ -1,12 +1,13 @@
 """CUDA twins of the multiclass kernels in :mod:`.multiclass`: one thread per row, same math.
 
 The scalar helpers (``exp_nonpositive``, ``_label_and_factor``, ``_true_class_terms`` and its
-``_psi_terms``) are ``@numba.njit`` functions of :mod:`.multiclass`; the CPU kernels run them, or
-(``_true_class_terms``) its vectorized block form. Numba's CUDA target compiles a CPU dispatcher met
-inside a ``cuda.jit`` kernel as a device function from the same Python source (``CUDATypingContext.
-resolve_value_type`` in numba/cuda/target.py, Numba 0.68 and numba-cuda), so the loss formulas,
-the max-subtracted softmax and the finite forms of psi' and psi'' q^2 exist once. What is written
-here is the row loop the CPU kernel runs over blocks of rows: per column
+``_psi_terms``, ``_column_entry``, ``_argmax_hessian``) are ``@numba.njit`` functions of
+:mod:`.multiclass`; the CPU kernels run them, or (``_true_class_terms``) its vectorized block form.
+Numba's CUDA target compiles a CPU dispatcher met inside a ``cuda.jit`` kernel as a device function
+from the same Python source (``CUDATypingContext.resolve_value_type`` in numba/cuda/target.py, Numba
+0.68 and numba-cuda), so the loss formulas, the max-subtracted softmax, the finite forms of psi' and
+psi'' q^2 and the per-column gradient and Hessian exist once. What is written here is the row loop
+the CPU kernel runs over blocks of rows: per column (``_column_entry``)
 
     p_j = e_j / total,  g_j = -alpha_t w A p_j,
     h_j = alpha_t w psi'' q^2 (e_j / others)^2 + g_j (1 - p_j)          (j != t, j != arg-max)
@@ -46,6 +47,8 @@ def simulator_safe(helper):
 
 _label_and_factor = simulator_safe(multiclass._label_and_factor)
 _true_class_terms = simulator_safe(multiclass._true_class_terms)
+_column_entry = simulator_safe(multiclass._column_entry)
+_argmax_hessian = simulator_safe(multiclass._argmax_hessian)
 
 # Threads per block of the launches below: a multiple of the warp size that keeps every SM busy.
 THREADS_PER_BLOCK = 256
@@ -123,24 +126,15 @@ def focal_loss_gradient_hessian(
         curvature = 0.0  # max(psi'', 0): keeps the Hessian positive semidefinite
     inverse = 1.0 / (1.0 + rest)
     scale = -factor * psi_1
-    # psi'' p_j^2 = (psi'' q^2) (e_j / others)^2: the ratio is formed before squaring (see the CPU
-    # kernel: others^2 alone underflows once the top logit leads by more than ~354).
     curvature_r = factor * curvature
     inverse_o = 1.0 / others if others > 0.0 else 0.0
     # The floor applies before the weights; -inf turns it into a no-op for the exact policy.
     low = factor * hessian_floor if hessian_policy != HESSIAN_EXACT else -math.inf
     for j in range(n_classes):
-        e_j = exp_nonpositive(np.float64(row[j]) - z_max)
-        p_j = e_j * inverse
-        gradient = scale * p_j
-        ratio = e_j * inverse_o
-        hessian = curvature_r * ratio * ratio + gradient * (1.0 - p_j)
-        gradient_row[j] = gradient
-        hessian_row[j] = _at_least(hessian, low)
+        gradient_row[j], hessian_row[j] = _column_entry(
+            exp_nonpositive(np.float64(row[j]) - z_max), scale, curvature_r, inverse, inverse_o, low)
     if top != label:
-        # Only the arg-max class can have p_j > 1/2: its exact complement is rest / total.
-        hessian = curvature_r * inverse_o * inverse_o + scale * inverse * (rest * inverse)
-        hessian_row[top] = _at_least(hessian, low)
+        hessian_row[top] = _argmax_hessian(scale, curvature_r, inverse, inverse_o, rest, low)
     gradient_row[label] = factor * (psi_1 * q)
     hessian_row[label] = _at_least(factor * (curvature - psi_1 * p_true * q), low)
 
