@@ -1,7 +1,7 @@
 """Helpers shared by the benchmark scripts: data, thread control, timing and result files.
 
-Benchmarks are not tests: they run by hand (see README, section "benchmarks"), write JSON + Markdown
-into ``benchmarks/results/``, and ``benchmarks/make_tables.py`` turns the JSON into the README tables.
+Benchmarks are not tests: they run by hand (see docs/benchmarks.md), write JSON + Markdown
+into ``benchmarks/results/``, and ``benchmarks/make_tables.py`` turns the JSON into the tables of docs/benchmarks.md.
 """
 
 from __future__ import annotations

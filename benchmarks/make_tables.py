@@ -1,14 +1,14 @@
-"""Regenerate the README's benchmark tables and plots from ``benchmarks/results/*.json``.
+"""Regenerate the benchmark tables and plots of docs/benchmarks.md from ``benchmarks/results/*.json``.
 
 Reads ``quality.json``, ``quality_posterior.json`` (the probability kinds; falls back to
 ``quality.json`` when that holds them), ``training_speed_cpu.json``, ``speed_cpu.json``,
 ``speed_cuda.json`` (when present) and ``scaling.json``, draws ``results/quality.png`` and
 ``results/scaling.png``, and rewrites the block between
-``<!-- begin generated: benchmarks -->`` and ``<!-- end generated: benchmarks -->`` inside the README's
-``benchmarks`` section. Nothing in that block is typed by hand.
+``<!-- begin generated: benchmarks -->`` and ``<!-- end generated: benchmarks -->`` inside docs/benchmarks.md
+(its ``benchmarks`` section). Nothing in that block is typed by hand.
 
     python benchmarks/make_tables.py            # after running the benchmarks
-    python benchmarks/make_tables.py --check    # exit 1 if the README is out of date
+    python benchmarks/make_tables.py --check    # exit 1 if docs/benchmarks.md is out of date
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import numpy as np
 
 import common
 
-README = common.REPO_ROOT / "README.md"
+# The page the tables go into; its links are relative to docs/.
+PAGE = common.REPO_ROOT / "docs" / "benchmarks.md"
 BEGIN = "<!-- begin generated: benchmarks -->"
 END = "<!-- end generated: benchmarks -->"
-# Contenders shown in the README's quality table and plot (all of them are in results/quality.md).
+# Contenders shown in docs/benchmarks.md's quality table and plot (all of them are in results/quality.md).
 HEADLINE = ["softmax+w", "focal g=0.5", "focal g=1", "focal g=2", "focal g=5", "focal g=2 a=bal",
             "focal g=2 exact", "focal g=2 floor", "focal g=5 exact", "focal g=5 floor"]
 PLOTTED = ["softmax+w", "focal g=1", "focal g=2", "focal g=2 a=bal"]
@@ -52,7 +53,7 @@ def quality_tables(quality: dict) -> List[str]:
         + f"; learning rate {settings['learning_rate']}, rounds by early stopping on each contender's own "
         "objective on a validation split; 1 thread). Mean difference to plain softmax over the data sets, "
         "paired by seed; (W/L) counts the data sets where the contender's mean is better / worse. "
-        "Full tables with the spread over seeds: [benchmarks/results/quality.md](benchmarks/results/quality.md).",
+        "Full tables with the spread over seeds: [benchmarks/results/quality.md](../benchmarks/results/quality.md).",
     ]
     for booster in quality["boosters"]:
         rows = []
@@ -98,10 +99,10 @@ def probability_tables(quality: dict, source: str) -> List[str]:
         f"(`predict_proba` with `probability=\"softmax\"` → `\"posterior\"`; same models and test splits, "
         f"{seeds} seeds; log loss clipped at 1e-15, "
         "Brier score summed over classes, ECE: top-label expected calibration error with 15 bins; "
-        f"details in [benchmarks/results/{source}.md](benchmarks/results/{source}.md)). "
+        f"details in [benchmarks/results/{source}.md](../benchmarks/results/{source}.md)). "
         "Mean over the data sets of each score; (W/L): data sets where the posterior correction is better / "
         "worse than the softmax of the same model. The estimators' default `probability=\"posterior\"` "
-        "was chosen from these rows ([docs/probabilities.md](docs/probabilities.md)).", "",
+        "was chosen from these rows ([probabilities.md](probabilities.md)).", "",
     ]
     rows = []
     for booster in boosters:
@@ -163,7 +164,7 @@ def training_speed_tables(speed: dict) -> List[str]:
              + ("; NumPy obj: a NumPy objective with the built-in's own gradient through the public "
                 "custom-objective route, that route's floor" if with_floor else "") + "; "
              "`python benchmarks/bench_training_speed.py`, details and leaves per round in "
-             "[benchmarks/results/training_speed_cpu.md](benchmarks/results/training_speed_cpu.md)):", ""]
+             "[benchmarks/results/training_speed_cpu.md](../benchmarks/results/training_speed_cpu.md)):", ""]
     header = ["booster", "task", "rows", "rounds x repeats"]
     for setting in settings:
         label = "default threads" if setting == "default" else f"{setting} thread(s)"
@@ -197,7 +198,7 @@ def speed_tables(speeds: List[dict]) -> List[str]:
         lines += ["", f"**Training time, focal / softmax** ({settings['device']}: {where}; "
                   f"{settings['rounds']} rounds, median of {settings['repeats']} interleaved repeats, "
                   f"{settings['clock']} time; details in "
-                  f"[benchmarks/results/speed_{settings['device']}.md](benchmarks/results/speed_{settings['device']}.md)):", ""]
+                  f"[benchmarks/results/speed_{settings['device']}.md](../benchmarks/results/speed_{settings['device']}.md)):", ""]
         rows = []
         for r in speed["rows"]:
             size = f"{r['n_rows']:,} x {r['n_features']} x {r['n_classes']}"
@@ -234,8 +235,8 @@ def scaling_tables(scaling: dict) -> List[str]:
         f"of the margins), {by_classes[-1]['extra_traced_bytes'] / 2**20:.2f} MiB at "
         f"{by_classes[-1]['n_rows']:,} x {by_classes[-1]['n_classes']} (scratch that grows with the classes "
         "only); nothing the size of the input. Details: "
-        "[benchmarks/results/scaling.md](benchmarks/results/scaling.md), plot "
-        "[benchmarks/results/scaling.png](benchmarks/results/scaling.png).", "",
+        "[benchmarks/results/scaling.md](../benchmarks/results/scaling.md), plot "
+        "[benchmarks/results/scaling.png](../benchmarks/results/scaling.png).", "",
     ]
     lines.append(common.markdown_table(
         ["rows", "classes", "time ms", "ns / entry", "extra memory MiB", "margins (input) MiB"],
@@ -350,7 +351,7 @@ def generate(plots: bool = True) -> str:
         if plots:
             quality_plot(quality, common.RESULTS / "quality.png")
         lines += quality_tables(quality)
-        lines += ["", "![Difference to softmax per data set](benchmarks/results/quality.png)"]
+        lines += ["", "![Difference to softmax per data set](../benchmarks/results/quality.png)"]
     probabilities = _load("quality_posterior.json")
     if _has_probability_kinds(probabilities):
         lines += probability_tables(probabilities, "quality_posterior")
@@ -371,19 +372,19 @@ def generate(plots: bool = True) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when the README is out of date")
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/benchmarks.md is out of date")
     args = parser.parse_args(argv)
-    text = README.read_text()
+    text = PAGE.read_text()
     if BEGIN not in text or END not in text:
-        raise SystemExit(f"{README} has no '{BEGIN}' ... '{END}' block in its benchmarks section")
+        raise SystemExit(f"{PAGE} has no '{BEGIN}' ... '{END}' block in its benchmarks section")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     new = head + generate(plots=not args.check) + tail
     if args.check:
         return 0 if new == text else 1
     if new != text:
-        README.write_text(new)
-    print(f"updated {README}")
+        PAGE.write_text(new)
+    print(f"updated {PAGE}")
     return 0
 
 

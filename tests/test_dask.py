@@ -570,14 +570,15 @@ def test_lightgbm_on_dask_refuses_random_forest_mode(client):
 
 
 def test_readme_dask_examples_run(client):
-    """README.md's Dask blocks, extracted at test time (convention: tests/readme_examples.py)."""
+    """The Dask blocks of README.md and docs/, extracted at test time (convention:
+    tests/readme_examples.py)."""
     from readme_examples import python_blocks, run_block, small_data, uses_dask
 
-    blocks = [block for block in python_blocks() if uses_dask(block[1])]
+    blocks = [block for block in python_blocks() if uses_dask(block.code)]
     assert blocks
     names = {name: da.from_array(value, chunks=150) for name, value in small_data().items()}
     names.update(client=client, K=3)
-    for line, code in blocks:
-        namespace = run_block(code, dict(names), line)
+    for block in blocks:
+        namespace = run_block(block, dict(names))
     probabilities = namespace["model"].predict_proba(names["X"]).compute()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-9)
