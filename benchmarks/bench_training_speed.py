@@ -36,8 +36,8 @@ medians focal / built-in, plus the median of the per-repeat ratios ("paired").
     python benchmarks/bench_training_speed.py --quick         # 5,000 and 20,000 rows, 3 repeats
     python benchmarks/bench_training_speed.py --rows 5000,20000 --boosters xgboost --threads default
 
-Writes ``benchmarks/results/training_speed_<device>.json`` and ``.md`` for full runs (the README's
-table, via make_tables.py), ``training_speed_<device>_subset.json`` / ``.md`` for subsets.
+Writes ``benchmarks/results/training_speed_<device>.json`` and ``.md`` for full runs (the table of
+docs/benchmarks.md, via make_tables.py), ``training_speed_<device>_subset.json`` / ``.md`` for subsets.
 """
 
 from __future__ import annotations

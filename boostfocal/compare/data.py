@@ -17,7 +17,7 @@ from .errors import CompareError, DataError
 
 __all__ = ["dataset_from_frame", "encode_labels", "read_table"]
 
-# Formats read_table understands (the --help of --data and the README list these).
+# Formats read_table understands (the --help of --data and docs/compare.md list these).
 DATA_FORMATS = "CSV (also .gz, .bz2, .xz or .zip compressed; .tsv: tab-separated) or Parquet (.parquet, .pq)"
 
 
