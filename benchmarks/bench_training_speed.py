@@ -32,7 +32,7 @@ Runs of focal and built-in alternate (built-in first in even repeats, focal firs
 one warm-up run of each (Numba compilation, caches); the table reports medians and the ratio of
 medians focal / built-in, plus the median of the per-repeat ratios ("paired").
 
-    python benchmarks/bench_training_speed.py                 # everything, ~30 min on 2 quiet cores
+    python benchmarks/bench_training_speed.py                 # everything, ~35 min on 2 quiet cores
     python benchmarks/bench_training_speed.py --quick         # 5,000 and 20,000 rows, 3 repeats
     python benchmarks/bench_training_speed.py --rows 5000,20000 --boosters xgboost --threads default
 
@@ -54,7 +54,10 @@ import common
 ROWS = (1_000, 5_000, 20_000, 200_000, 2_000_000)
 # Rounds and repeats per size: a run of about a second or more, fewer rounds where one round is long.
 ROUNDS = {1_000: 100, 5_000: 60, 20_000: 30, 200_000: 8, 2_000_000: 2}
-REPEATS = {1_000: 5, 5_000: 5, 20_000: 5, 200_000: 3, 2_000_000: 3}
+# Repeats per size: single cells moved by up to 0.25 between runs with 5 / 3 repeats, so the sizes
+# where a training is short take more (7 up to 20,000 rows, 5 at 200,000); 2,000,000 rows stay at 3,
+# about a minute a contender.
+REPEATS = {1_000: 7, 5_000: 7, 20_000: 7, 200_000: 5, 2_000_000: 3}
 TASKS = {"multiclass7": 7, "multiclass10": 10, "binary": 2}
 N_FEATURES = 30
 GAMMA = 2.0
@@ -348,7 +351,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated subset of " + ",".join(TASKS))
     parser.add_argument("--boosters", default="xgboost,lightgbm")
     parser.add_argument("--threads", default="default,1", help="comma-separated: default and/or a number")
-    parser.add_argument("--repeats", type=int, default=None, help="default: 5 up to 20,000 rows, else 3")
+    parser.add_argument("--repeats", type=int, default=None, help="default: 7 up to 20,000 rows, 5 at 200,000, else 3")
     parser.add_argument("--rounds", type=int, default=None, help="default: per size, 100 at 1,000 rows to 2 "
                         "at 2,000,000, three times that for binary")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
