@@ -216,16 +216,23 @@ def _block_softmax(raw_prediction, start, count, exp_t, z_max, argmax, rest, fin
         # Columns contiguous (Fortran order, as LightGBM hands its scores): column by column, each
         # over the block's rows, so the reads are contiguous and the running max and arg-max of
         # many rows are updated at once (vectorized).
+        # Column views of the block, indexed from 0 (1-D and contiguous for a Fortran input): with
+        # raw_prediction[start + r, j] Numba's negative-index wrap-around test (LLVM cannot know
+        # the sign of start) stays in the loop and keeps it scalar: the serial kernel on Fortran
+        # float64 input took 5.7-6.0 ns an entry at 7 classes that way, 3.8-4.0 this way
+        # (benchmarks/results/kernel_checkouts_block_views.md).
+        first = raw_prediction[start:start + count, 0]
         for r in range(count):
-            value = np.float64(raw_prediction[start + r, 0])
+            value = np.float64(first[r])
             exp_t[0, r] = value
             z_max[r] = value
             argmax[r] = 0
             rest[r] = value * 0.0
         for j in range(1, n_classes):
             column = exp_t[j]
+            column_in = raw_prediction[start:start + count, j]
             for r in range(count):
-                value = np.float64(raw_prediction[start + r, j])
+                value = np.float64(column_in[r])
                 column[r] = value
                 rest[r] += value * 0.0
                 # Selects rather than a branch (the arg-max position is unpredictable on real
@@ -403,14 +410,17 @@ def _block_labels(y_true, raw_prediction, sample_weight, weighted, alpha, start,
     (count .. BLOCK_ROWS) get finite values. Returns the first row with an invalid label or
     weight (-1 if none)."""
     first_invalid = -1
+    # Views of the block, indexed from 0 (no wrap-around test on start + r, see _block_softmax).
+    label_block = y_true[start:start + count]
+    weight_block = sample_weight[start:start + count] if weighted else sample_weight
+    raw_block = raw_prediction[start:start + count]
     for r in range(count):
-        i = start + r
-        label, factor[r], valid = _label_and_factor(y_true, sample_weight, weighted, alpha, i)
+        label, factor[r], valid = _label_and_factor(label_block, weight_block, weighted, alpha, r)
         if not valid and first_invalid < 0:
-            first_invalid = i
+            first_invalid = start + r
         labels[r] = label
         exp_label[r] = exp_t[label, r]
-        gap[r] = np.float64(raw_prediction[i, label]) - z_max[r]
+        gap[r] = np.float64(raw_block[r, label]) - z_max[r]
     for r in range(count, BLOCK_ROWS):
         # Two equal classes: p_t = q = 1/2, nothing extreme.
         labels[r], argmax[r], rest[r], factor[r], exp_label[r], gap[r] = 0, 0, 1.0, 0.0, 1.0, 0.0
@@ -449,8 +459,9 @@ def _store_block(block_t, out, start, count):
         # Columns contiguous (Fortran order): column by column, contiguous stores.
         for j in range(n_classes):
             column = block_t[j]
+            column_out = out[start:start + count, j]  # indexed from 0, as in _block_softmax
             for r in range(count):
-                out[start + r, j] = column[r]
+                column_out[r] = column[r]
     else:
         for r in range(count):
             row = out[start + r]
