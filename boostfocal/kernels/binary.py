@@ -249,7 +249,7 @@ def focal_loss_gradient_hessian(
             # gamma 2; benchmarks/results/kernel_checkouts_block_views.md).
             raw_block = raw_prediction[start:start + count]
             label_block = y_true[start:start + count]
-            weight_block = sample_weight[start:start + count] if weighted else sample_weight
+            weight_block = sample_weight[start:start + count]  # (0,) stays (0,) when unweighted
             # Counts instead of branches: the rare bad rows are located afterwards.
             n_invalid = 0
             n_non_finite = 0

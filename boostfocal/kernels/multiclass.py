@@ -412,7 +412,7 @@ def _block_labels(y_true, raw_prediction, sample_weight, weighted, alpha, start,
     first_invalid = -1
     # Views of the block, indexed from 0 (no wrap-around test on start + r, see _block_softmax).
     label_block = y_true[start:start + count]
-    weight_block = sample_weight[start:start + count] if weighted else sample_weight
+    weight_block = sample_weight[start:start + count]  # (0,) stays (0,) when unweighted
     raw_block = raw_prediction[start:start + count]
     for r in range(count):
         label, factor[r], valid = _label_and_factor(label_block, weight_block, weighted, alpha, r)
