@@ -9,7 +9,8 @@ Measures, in one run and side by side:
 * the first-call latency in a fresh process (import + first call), with an empty Numba cache and
   with the disk cache warm, and the time of ``import boostfocal`` alone.
 
-Writes ``benchmarks/results/kernel.json`` and ``kernel.md``. Run: ``python benchmarks/bench_kernel.py``.
+Writes ``benchmarks/results/kernel.json`` and ``kernel.md`` (``--stem`` names them otherwise, e.g. for a
+second machine). Run: ``python benchmarks/bench_kernel.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,6 +27,8 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+
+import common
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -92,24 +94,17 @@ def first_call_latency(cache_dir):
     return float(output[0]), float(output[1])
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--fresh-processes", type=int, default=3)
+    parser.add_argument("--fresh-processes", type=int, default=3,
+                        help="fresh processes timed for the import and first-call latencies (at least 1)")
+    parser.add_argument("--stem", default="kernel", help="results/<stem>.json and .md (default: kernel)")
     args = parser.parse_args(argv)
+    if args.fresh_processes < 1 or args.repeats < 1:
+        parser.error("--fresh-processes and --repeats must be at least 1")
 
     import numba
 
@@ -160,7 +155,10 @@ def main(argv=None):
         "dtype": "float32",
         "threads": numba.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "machine": cpu_model(),
+        "machine": common.cpu_model(),
+        "command": "python benchmarks/bench_kernel.py" + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv)),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "git_commit": common.environment().get("git_commit"),
         "numba_median_s": numba_median,
         "numba_times_s": numba_times,
         "numba_out_median_s": reuse_median,
@@ -182,9 +180,9 @@ def main(argv=None):
         "first_call_warm_cache_s": warm,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "kernel.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{args.stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     table = render_markdown(result)
-    (RESULTS / "kernel.md").write_text(table)
+    (RESULTS / f"{args.stem}.md").write_text(table)
     print(table)
 
 
@@ -193,7 +191,8 @@ def render_markdown(r):
     return (
         f"Gradient + Hessian of {r['rows']:,} x {r['classes']} float32 raw predictions "
         f"(gamma=2, per-class alpha, sample weights, psd Hessian), {r['threads']} Numba threads, "
-        f"medians of repeats (`python benchmarks/bench_kernel.py`):\n\n"
+        f"{r['machine']}, {r['cpu_count']} CPU cores, medians of repeats (`{r.get('command', 'python benchmarks/bench_kernel.py')}`)"
+        f"{', ' + r['date'] if r.get('date') else ''}:\n\n"
         "| measure | value |\n|---|---:|\n"
         f"| `gradient_hessian` (median; allocates its two outputs) | {r['numba_median_s'] * 1e3:.1f} ms |\n"
         f"| `gradient_hessian(..., out=...)` (median; outputs reused) | {r['numba_out_median_s'] * 1e3:.1f} ms |\n"

@@ -70,6 +70,33 @@ def mean_and_std(values) -> Dict[str, float]:
     }
 
 
+def cpu_model() -> str:
+    """The CPU's name, with the target Numba compiles for and its widest vector extension, e.g.
+    "AMD EPYC (znver3, AVX2)". Both matter: this project's "AMD EPYC" machines came as AVX2 and
+    as AVX-512 hosts, and the same kernel took twice as long on the first (the name alone hides
+    it; see docs/benchmarks.md)."""
+    name, flags = None, set()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name") and name is None:
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    name = name or platform.processor() or platform.machine()
+    widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "AVX" if "avx" in flags else None
+    try:
+        import llvmlite.binding
+
+        target = llvmlite.binding.get_host_cpu_name()
+    except (ImportError, RuntimeError):
+        target = None
+    details = ", ".join(part for part in (target, widest) if part)
+    return f"{name} ({details})" if details else name
+
+
 def environment(device: str = "cpu") -> Dict[str, object]:
     """Versions and the machine, recorded with every result file."""
     import numba
@@ -86,12 +113,7 @@ def environment(device: str = "cpu") -> Dict[str, object]:
         "device": device,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    try:
-        with open("/proc/cpuinfo") as handle:
-            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-        info["cpu_model"] = names[0] if names else None
-    except OSError:
-        info["cpu_model"] = None
+    info["cpu_model"] = cpu_model()
     for name in ("xgboost", "lightgbm", "boostfocal"):
         try:
             info[name] = __import__(name).__version__
