@@ -306,7 +306,8 @@ def scaling_plot(scaling: dict, path: Path) -> None:
 
 
 KERNEL_RESULTS = (
-    ("kernel.json", "AMD EPYC (Zen 4), this project's 2-core machine, shared"),
+    ("kernel.json", "AMD EPYC (Zen 4, AVX-512), this project's 2-core machine, shared (stop 21)"),
+    ("kernel_zen3_avx2.json", "AMD EPYC (Zen 3, AVX2), this project's 2-core machine, shared (stop 22)"),
     ("kernel_h100_host_2cores_run2.json", "Intel Xeon host of the H100 machine, pinned to 2 cores (before `out=` existed)"),
 )
 

@@ -185,12 +185,14 @@ def _input_is_valid(y_true, sample_weight, weighted, soft_labels, i):
     return valid & (weight >= 0.0) & (weight < np.inf)
 
 
-# cost_per_entry: serially one row cost about 2 multiclass entries when the booster rule was measured
-# (9-10 ns a row, 4-5 ns an entry at 7 and 10 classes; 1,000,000 and 2,000,000 rows, gamma 2 and
-# 2.5). Since the block views a row takes 4.6-5.1 ns, about 1.1 entries; 2.0 is kept until pool
-# against serial is measured again (with it, 2,000,000 rows at 2 threads take the pool and trained
-# at 1.03 of the built-in in the latest full run).
-@parallel_kernel(cost_per_entry=2.0, fastmath={"contract"})
+# cost_per_entry: a row's serial time in multiclass entries (7 and 10 classes), which depends on the
+# host: 4.6-5.1 ns a row against 4-4.4 an entry on the Zen 4 (AVX-512) machine
+# (benchmarks/results/kernel_checkouts_block_views.md), about 1.1; 13.4 ns against 7.3-9.1 on the
+# Zen 3 (AVX2) one (kernel_checkouts_exp_shifter.md), about 1.6. 1.5 sends 2,000,000 rows at 2
+# threads to the serial kernel, which trained faster there on both hosts: focal / built-in 1.108
+# serial against 1.128 pool on Zen 4 (booster_threads_cpu.md) and 1.108 against 1.192 on Zen 3
+# (booster_threads_cpu_zen3.md). (It was 2.0, from the kernels before the block views.)
+@parallel_kernel(cost_per_entry=1.5, fastmath={"contract"})
 def focal_loss_gradient_hessian(
     y_true,
     raw_prediction,
