@@ -258,6 +258,18 @@ def test_compile_options_reach_both_compilations_and_name_their_cache():
     assert threads._options_digest({"a": {"y", "x"}}) == threads._options_digest({"a": {"x", "y"}})
 
 
+@pytest.mark.parametrize("fastmath", [True, {"reassoc"}, {"contract", "nsz"}, frozenset({"fast"})])
+def test_compile_options_that_reassociate_are_refused(fastmath):
+    """Reassociation would fold multiclass.exp_reduced's (a + 1.5 * 2^52) - 1.5 * 2^52 into a (and
+    undo the kernels' other exact forms): parallel_kernel refuses it; contraction alone is allowed."""
+    with pytest.raises(ValueError, match="reassociation"):
+        threads.parallel_kernel(fastmath=fastmath)(_divide)
+    allowed = threads.parallel_kernel(fastmath={"contract"})(_divide)
+    out = np.zeros(1)
+    allowed.serial(np.array([1.0]), np.array([2.0]), out)
+    assert out[0] == 0.5
+
+
 def _binary_kernel_outputs(kernel, loss, y, raw, weights):
     """Loss, gradient and Hessian of one compilation of the binary kernel, called directly."""
     from boostfocal.binary import _POLICY_CODES

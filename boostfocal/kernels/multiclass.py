@@ -91,14 +91,15 @@ LN2_HIGH = 0.6931471803691238
 LN2_LOW = 1.9082149292705877e-10
 
 
-# 1.5 * 2^52: adding it to a float64 of magnitude below 2^51 rounds it to an integer (to nearest)
-# and leaves that integer in the low bits of the sum.
+# 1.5 * 2^52: adding it to a float64 of magnitude below 2^51 rounds it to an integer (to nearest,
+# ties to even) and leaves that integer plus 2^51 in the low bits of the sum.
 _ROUNDING_SHIFTER = 6755399441055744.0
 
 
 @numba.njit(cache=True, inline="always")
 def exp_reduced(x):
-    """(exp(r), k) with exp(x) = 2^k exp(r), for |x| < 2^50; branch-free, so LLVM vectorizes it.
+    """(exp(r), k) with exp(x) = 2^k exp(r), for |x| < 2^20 (the callers pass [-746, 0]);
+    branch-free, so LLVM vectorizes it.
 
     ``math.exp`` is a scalar libm call (several times slower here, and it blocks vectorization; the
     llvmlite wheels ship without Intel SVML). The callers clamp x and apply 2^k.
@@ -107,13 +108,16 @@ def exp_reduced(x):
     # (exact), and as an int64 the difference of the two bit patterns. No float-to-int64
     # conversion: AVX2 has no vector instruction for it (AVX-512 does), and LLVM made it four
     # scalar ones, which took exp_nonpositive from 1.3 to 2.8 ns a value on this project's AVX2
-    # machine. k * LN2_HIGH is exact, so r carries no rounding error.
+    # machine. k * LN2_HIGH is exact (|k| < 2^21), so r is rounded only in its low part.
+    # Never compile this with reassociation (fastmath "reassoc"/"nsz", or fastmath=True): LLVM then
+    # folds (a + shifter) - shifter into a, k stops being an integer, and the result is off by up
+    # to a factor sqrt(2). parallel_kernel refuses those flags.
     shifted = x * 1.4426950408889634 + _ROUNDING_SHIFTER
     k = shifted - _ROUNDING_SHIFTER
     r = (x - k * LN2_HIGH) - k * LN2_LOW
     # Taylor series of exp(r) to degree 13: truncation error < 5e-18 for |r| <= 0.347. The last
     # coefficient is multiplied, not divided (a vector division costs as much as the whole series
-    # around it); its rounding changes the sum by under 1e-32.
+    # around it); its rounding changes the sum by about 4e-32 at most, far below an ulp.
     poly = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
         1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
             1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 + r * (1.0 / 6227020800.0)))))))))))))

@@ -74,6 +74,14 @@ def parallel_kernel(cost_per_entry: float = 1.0, **options):
     # one does, and without the zero test on every division LLVM vectorizes loops that divide (the
     # serial binary kernel ran 3.5x slower with Python's model). The kernels never divide by zero.
     options = {"error_model": "numpy", **options}
+    # Reassociation would undo the kernels' exact forms: (a + 1.5 * 2^52) - 1.5 * 2^52 folded into a
+    # in multiclass.exp_reduced (results off by up to a factor sqrt(2)), and the orders of evaluation
+    # chosen against cancellation, as 1 + (rest - e_t). Contraction into fused multiply-adds is fine.
+    fastmath = options.get("fastmath", False)
+    unsafe = {"fast", "reassoc", "nsz"} & (set(fastmath) if isinstance(fastmath, (set, frozenset)) else set())
+    if fastmath is True or unsafe:
+        raise ValueError(f"parallel_kernel: fastmath={fastmath!r} allows reassociation, which breaks the "
+                         'kernels\' exact arithmetic; the kernels use fastmath={"contract"}')
 
     def compile_both(function):
         # Numba's disk cache names its files by the qualified name and keys them by signature and
