@@ -149,16 +149,17 @@ def main(argv=None):
             warm.append(total)
             import_times.append(imported)
 
+    environment = common.environment()  # the host (CPU, vector extension), date and commit
     result = {
         "rows": n,
         "classes": k,
         "dtype": "float32",
         "threads": numba.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "machine": common.cpu_model(),
+        "machine": environment["cpu_model"],
         "command": "python benchmarks/bench_kernel.py" + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv)),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "git_commit": common.environment().get("git_commit"),
+        "date": environment["date"],
+        "git_commit": environment["git_commit"],
         "numba_median_s": numba_median,
         "numba_times_s": numba_times,
         "numba_out_median_s": reuse_median,
