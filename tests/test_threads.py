@@ -303,6 +303,51 @@ def test_binary_compilations_agree_to_the_bit():
             np.testing.assert_array_equal(a, b)
 
 
+def test_multiclass_compilations_agree_to_the_bit():
+    """The multiclass gradient kernel's serial and parallel compilations, and a read-only input,
+    give equal bits: each is its own LLVM compilation, and with FMA contraction allowed LLVM may fuse
+    either product of an a * b + c * d differently in each (a read-only input once changed the last
+    bit of 4 % of the arg-max Hessians). K = 65 takes the untransposed path; the gammas take the
+    multiplied, the exp-log and the pow forms of q^gamma; the rows include p_t -> 1 and p_t -> 0."""
+    from boostfocal import FocalLoss
+    from boostfocal.kernels import multiclass
+    from boostfocal.loss import _POLICY_CODES
+
+    rng = np.random.default_rng(3)
+    kernel = multiclass.focal_loss_gradient_hessian
+    n = 2 * multiclass.ROWS_PER_CHUNK + 5
+    gammas = iter((2.0, 2.5, 0.0, 10.0, 2.0, 0.5, 1.0, 2.0, 3.5))
+    # Every policy at each K: LLVM may compile a loop once per combination of its invariant flags.
+    cases = [(n_classes, next(gammas), policy) for n_classes in (3, 7, 65) for policy in ("exact", "psd", "floor")]
+    for n_classes, gamma, policy in cases:
+        raw = rng.normal(scale=3.0, size=(n, n_classes))
+        raw[:50] *= 400.0  # saturated rows: p_t -> 1 or -> 0, q^gamma below the exp-log range
+        y = rng.integers(0, n_classes, n)
+        weights = rng.uniform(0.0, 2.0, n)
+        loss = FocalLoss(gamma, np.linspace(0.5, 2.0, n_classes), hessian=policy)
+        read_only = raw.copy()
+        read_only.setflags(write=False)
+        # float64 C-ordered margins only: other layouts and dtypes are further compilations of a
+        # large kernel (about 20 s each here), and the layout tests compare those to these.
+        for margins in (raw, read_only):
+            labels, checked, alpha, checked_weights = loss._prepare(y, margins, weights)
+            results = []
+            for compilation in (kernel, kernel.serial):
+                gradient, hessian = np.empty(checked.shape), np.empty(checked.shape)
+                compilation(labels, checked, alpha, checked_weights, loss.gamma, _POLICY_CODES[policy],
+                            loss.hessian_floor, gradient, hessian)
+                results.append((gradient, hessian))
+            if margins is read_only:
+                writable = np.empty(raw.shape), np.empty(raw.shape)
+                kernel(labels, raw, alpha, checked_weights, loss.gamma, _POLICY_CODES[policy],
+                       loss.hessian_floor, *writable)
+                results.append(writable)
+            for gradient, hessian in results[1:]:
+                np.testing.assert_array_equal(gradient, results[0][0])
+                np.testing.assert_array_equal(hessian, results[0][1])
+            assert np.all(np.isfinite(results[0][1]))
+
+
 def test_xgboost_callbacks_leave_numbas_pool_alone():
     """A booster callback that will run serially must not start Numba's pool: a started pool sends
     every later fork child to the serial kernels, and NUMBA_THREADING_LAYER=tbb without TBB raises."""
