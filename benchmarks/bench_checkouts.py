@@ -103,18 +103,18 @@ def _kernel_cells():
                 np.empty(n_rows, np.float32), np.empty(n_rows, np.float32)))
 
 
-def _serial_kernel(kernels, kind):
-    return getattr(kernels, kind).focal_loss_gradient_hessian.serial
+def _serial_kernel(package, kind):
+    """The serial gradient kernel of module ``kind`` ("multiclass" or "binary") of a kernels package."""
+    import importlib
+
+    return importlib.import_module(f"{package}.{kind}").focal_loss_gradient_hessian.serial
 
 
 def measure_kernels_here() -> Dict[str, float]:
     """In the child: nanoseconds per entry of the serial kernels of this process's boostfocal."""
-    from boostfocal import kernels
-    from boostfocal.kernels import binary, multiclass  # noqa: F401 (attributes of kernels)
-
     result = {}
     for cell, kind, entries, arguments in _kernel_cells():
-        kernel = _serial_kernel(kernels, kind)
+        kernel = _serial_kernel("boostfocal.kernels", kind)
         kernel(*arguments)  # compilation
         times = []
         for _ in range(9):
@@ -133,23 +133,16 @@ def measure_kernels_interleaved(base: Path) -> Dict[str, dict]:
     call by call (base, new, base, new, ...), in one process: the base's ``boostfocal/kernels``
     (which imports only NumPy, Numba and itself) is loaded as a second package, ``base_kernels``.
     Per cell: each side's times (ns an entry) and the per-pair ratios new / base."""
-    import importlib
     import shutil
     import tempfile
-
-    from boostfocal import kernels
-    from boostfocal.kernels import binary, multiclass  # noqa: F401 (attributes of kernels)
 
     folder = Path(tempfile.mkdtemp(prefix="bench_checkouts_"))
     shutil.copytree(base / "boostfocal" / "kernels", folder / "base_kernels",
                     ignore=shutil.ignore_patterns("__pycache__"))
     sys.path.insert(0, str(folder))
-    base_kernels = importlib.import_module("base_kernels")
-    for name in ("binary", "multiclass"):
-        importlib.import_module(f"base_kernels.{name}")
     result = {}
     for cell, kind, entries, arguments in _kernel_cells():
-        pair = (_serial_kernel(base_kernels, kind), _serial_kernel(kernels, kind))
+        pair = (_serial_kernel("base_kernels", kind), _serial_kernel("boostfocal.kernels", kind))
         for kernel in pair:
             kernel(*arguments)  # compilation
         times = ([], [])

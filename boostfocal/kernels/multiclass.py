@@ -171,7 +171,7 @@ def log1p_unit(e):
     # products of a sum of products into an FMA, and which one can differ between compilations of
     # the same code (it did for _argmax_hessian); a sum plus a product fuses one way only.
     two_u = u + u
-    # ln 2 >= 2 |u| series * 2, so adding it cancels at most one bit.
+    # ln 2 >= 2 * 2 |u| (1 + s tail), so adding it cancels at most one bit.
     return (0.6931471805599453 if upper else 0.0) + (two_u + two_u * (s * tail))
 
 
@@ -361,7 +361,8 @@ def _column_entry(e_j, scale, curvature, inverse_total, inverse_others, lowest):
 def _argmax_hessian(scale, curvature, inverse_total, inverse_others, rest, lowest):
     """h of the arg-max column when it is not the label: the only class that can have p_j > 1/2,
     so 1 - p_j is taken as its exact complement rest / total (others >= 1 here, 1 / others <= 1);
-    at least ``lowest``."""
+    at least ``lowest``. The gradient kernel also evaluates it when the arg-max is the label, and
+    then overwrites the result."""
     hessian = curvature * inverse_others * inverse_others + scale * inverse_total * (rest * inverse_total)
     return hessian if hessian >= lowest else lowest
 
