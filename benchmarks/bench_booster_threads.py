@@ -1,15 +1,19 @@
-"""Inside XGBoost's callbacks: the focal kernel on Numba's pool or on the calling thread?
+"""Inside the boosters' callbacks: the focal kernel on Numba's pool or on the calling thread?
 
-At the boosters' default threads (nothing set), XGBoost trainings with ``loss.xgboost_train`` on the
-training-speed benchmark's synthetic data, three contenders interleaved in each repeat: the built-in
-objective, focal with every gradient call on Numba's pool, and focal with every call serial (the
-rule in ``boostfocal.kernels.threads`` patched to always / never). Wall clock, medians of
-``--repeats`` after a warm-up; ratios to the built-in. This is the measurement behind
-``threads.BOOSTER_PARALLEL_SAVING_FROM``.
+At the boosters' default threads (nothing set), trainings on the training-speed benchmark's synthetic
+data, three contenders interleaved in each repeat: the built-in objective, focal with every gradient
+call of more than one chunk of rows on Numba's pool, and focal with every call serial. Wall clock,
+medians of ``--repeats`` after a warm-up; ratios to the built-in.
 
-    python benchmarks/bench_booster_threads.py      # about 4 minutes on 2 cores
+* ``--booster xgboost`` (``loss.xgboost_train``): the measurement behind
+  ``threads.BOOSTER_PARALLEL_SAVING_FROM`` (XGBoost runs its own OpenMP runtime, a second pool).
+* ``--booster lightgbm`` (the objective in params): the measurement behind letting LightGBM's
+  callbacks keep the ordinary rules (its Linux wheels run on Numba's own libgomp, one pool).
 
-Writes ``benchmarks/results/booster_threads_cpu.json`` and ``.md``.
+    python benchmarks/bench_booster_threads.py                      # XGBoost, about 4 minutes on 2 cores
+    python benchmarks/bench_booster_threads.py --booster lightgbm   # about 4 minutes
+
+Writes ``benchmarks/results/booster_threads_cpu.json`` and ``.md`` (``--stem`` names them otherwise).
 """
 
 from __future__ import annotations
@@ -22,20 +26,26 @@ from typing import Dict, List
 import numpy as np
 
 import common
-from bench_training_speed import XGBoostRun, synthetic
+from bench_training_speed import RUNS, synthetic
 
-# (rows, classes (2: binary), rounds)
-CELLS = ((200_000, 7, 8), (200_000, 10, 8), (500_000, 2, 12), (2_000_000, 7, 3), (2_000_000, 2, 6))
+# (rows, classes (2: binary), rounds) per booster. XGBoost: where its rule's threshold falls;
+# LightGBM: the cells of the training-speed benchmark where its callbacks go parallel (more than one
+# chunk of rows) and the ratio sat near or above its target.
+CELLS = {
+    "xgboost": ((200_000, 7, 8), (200_000, 10, 8), (500_000, 2, 12), (2_000_000, 7, 3), (2_000_000, 2, 6)),
+    "lightgbm": ((5_000, 2, 180), (20_000, 2, 90), (20_000, 7, 30), (200_000, 7, 8), (200_000, 10, 8),
+                 (200_000, 2, 24)),
+}
 CONTENDERS = ("builtin", "pool", "serial")
 
 
-def measure(n_rows: int, n_classes: int, rounds: int, repeats: int) -> Dict[str, object]:
+def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int) -> Dict[str, object]:
     from boostfocal import BinaryFocalLoss, FocalLoss
     from boostfocal.kernels import threads
 
     X, y = synthetic(n_rows, n_classes)
     loss = BinaryFocalLoss(2.0) if n_classes == 2 else FocalLoss(2.0)
-    run = XGBoostRun(X, y, n_classes, loss, "cpu")
+    run = RUNS[booster](X, y, n_classes, loss, "cpu")
     saved = threads.BOOSTER_PARALLEL_SAVING_FROM
     times: Dict[str, List[float]] = {c: [] for c in CONTENDERS}
     try:
@@ -43,16 +53,20 @@ def measure(n_rows: int, n_classes: int, rounds: int, repeats: int) -> Dict[str,
         run.train("focal", 2, None)
         for repeat in range(repeats):
             for contender in (CONTENDERS if repeat % 2 == 0 else CONTENDERS[::-1]):
-                # 0: every call saves enough for the pool; inf: none does.
-                threads.BOOSTER_PARALLEL_SAVING_FROM = 0 if contender == "pool" else float("inf")
+                # pool: every call of more than one chunk saves enough for it (threshold 0);
+                # serial: one kernel thread, which sends every call to the serial compilation
+                # (the threshold alone would not: LightGBM's callbacks on the shared pool skip it).
+                threads.BOOSTER_PARALLEL_SAVING_FROM = 0
+                threads.set_kernel_threads(1 if contender == "serial" else None)
                 start = time.perf_counter()
                 run.train("builtin" if contender == "builtin" else "focal", rounds, None)
                 times[contender].append(time.perf_counter() - start)
     finally:
         threads.BOOSTER_PARALLEL_SAVING_FROM = saved
+        threads.set_kernel_threads(None)
     medians = {c: float(np.median(times[c])) for c in CONTENDERS}
     entries = n_rows * (1 if n_classes == 2 else n_classes)
-    return {"n_rows": n_rows, "n_classes": n_classes, "rounds": rounds, "repeats": repeats,
+    return {"booster": booster, "n_rows": n_rows, "n_classes": n_classes, "rounds": rounds, "repeats": repeats,
             "entries": entries, "times_s": times, "median_s": medians,
             "pool_ratio": medians["pool"] / medians["builtin"],
             "serial_ratio": medians["serial"] / medians["builtin"]}
@@ -60,11 +74,16 @@ def measure(n_rows: int, n_classes: int, rounds: int, repeats: int) -> Dict[str,
 
 def render_markdown(payload: dict) -> str:
     env = payload["environment"]
+    booster = payload.get("booster", "xgboost")
+    name, version, route = {
+        "xgboost": ("XGBoost", env.get("xgboost"), "`loss.xgboost_train`"),
+        "lightgbm": ("LightGBM", env.get("lightgbm"), "the objective in params"),
+    }[booster]
     lines = [
-        "# Focal kernel inside XGBoost's callbacks: Numba's pool or the calling thread (default threads)", "",
-        f"`python benchmarks/bench_booster_threads.py` on {env['date']}: {env.get('cpu_model')}, "
-        f"{env['cpu_count']} CPU cores, XGBoost {env['xgboost']}, Numba {env['numba']}. "
-        "`loss.xgboost_train`, gamma = 2, synthetic data of bench_training_speed.py, nothing set "
+        f"# Focal kernel inside {name}'s callbacks: Numba's pool or the calling thread (default threads)", "",
+        f"`{payload.get('command', 'python benchmarks/bench_booster_threads.py')}` on {env['date']}: "
+        f"{env.get('cpu_model')}, {env['cpu_count']} CPU cores, {name} {version}, Numba {env['numba']}. "
+        f"{route}, gamma = 2, synthetic data of bench_training_speed.py, nothing set "
         "(default threads); wall clock, medians of interleaved repeats, ratios to the built-in objective.", "",
     ]
     header = ["rows", "task", "entries", "rounds x repeats", "built-in s", "focal, pool / built-in",
@@ -82,16 +101,22 @@ def render_markdown(payload: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--booster", choices=sorted(CELLS), default="xgboost")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--stem", default=None, help="result file names (default: booster_threads_cpu, "
+                        "booster_threads_lightgbm_cpu for --booster lightgbm)")
     args = parser.parse_args(argv)
-    payload = {"environment": common.environment("cpu"), "cells": []}
-    for n_rows, n_classes, rounds in CELLS:
-        cell = measure(n_rows, n_classes, rounds, args.repeats)
+    stem = args.stem or ("booster_threads_cpu" if args.booster == "xgboost" else f"booster_threads_{args.booster}_cpu")
+    command = "python benchmarks/bench_booster_threads.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    payload = {"environment": common.environment("cpu"), "booster": args.booster, "command": command.strip(),
+               "cells": []}
+    for n_rows, n_classes, rounds in CELLS[args.booster]:
+        cell = measure(args.booster, n_rows, n_classes, rounds, args.repeats)
         print({k: cell[k] for k in ("n_rows", "n_classes", "pool_ratio", "serial_ratio")},
               file=sys.stderr, flush=True)
         payload["cells"].append(cell)
     markdown = render_markdown(payload)
-    print("\n".join(str(p) for p in common.write_results("booster_threads_cpu", payload, markdown)))
+    print("\n".join(str(p) for p in common.write_results(stem, payload, markdown)))
     print(markdown)
     return 0
 

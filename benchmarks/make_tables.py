@@ -309,6 +309,7 @@ KERNEL_RESULTS = (
     ("kernel.json", "AMD EPYC (Zen 4, AVX-512), this project's 2-core machine, shared (stop 21)"),
     ("kernel_zen3_avx2.json", "AMD EPYC (Zen 3, AVX2), this project's 2-core machine, shared (stop 22)"),
     ("kernel_zen3_estrin.json", "AMD EPYC (Zen 3, AVX2), same kind of host, series in Estrin's scheme (stop 23)"),
+    ("kernel_zen4_estrin.json", "AMD EPYC (Zen 4, AVX-512), this project's 2-core machine, series in Estrin's scheme (stop 24)"),
     ("kernel_h100_host_2cores_run2.json", "Intel Xeon host of the H100 machine, pinned to 2 cores (before `out=` existed)"),
 )
 
