@@ -11,19 +11,21 @@ and 20,000 rows, with ``nthread=1``:
 * reading labels and weights: ``DMatrix.get_label()`` + ``get_weight()`` against the
   :class:`boostfocal.adapters.xgboost_capi.FloatInfo` readers the loop keeps;
 * the parts of a ``loss.xgboost_train`` round (``BinaryFocalLoss(2.0)``) outside ``TrainOneIter``:
-  margins read, gradient step (label and weight views compared with those checked, kernel),
-  ``eval_set``;
+  margins read, gradient step (labels and weights read and checked where they changed, kernel) and,
+  within it, the labels and weights alone, ``eval_set``;
 * whole trainings as the training-speed benchmark runs them (``bench_training_speed.XGBoostRun``,
   its rounds, 5 interleaved repeats, process CPU time): the built-in's time in ``Booster.update``
   and the focal one's in ``XGBoosterTrainOneIter`` (the C side: trees, and the built-in's gradient),
   the rest of each training (Python), and the leaves each grows per round.
 
 Medians over the rounds. ``python benchmarks/bench_xgboost_round.py`` (under a minute) writes
-``benchmarks/results/xgboost_round_cpu.json`` and ``.md``.
+``benchmarks/results/xgboost_round_cpu.json`` and ``.md``; ``--rows`` picks the sizes and ``--stem``
+names the files otherwise.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 import time
@@ -138,6 +140,7 @@ def focal_round_parts(n_rows: int) -> Dict[str, float]:
         "train_one_iter": (xgboost_capi.GradientHandOff, "boost"),
         "margins_read": (xgboost_capi.PredictionCache, "margins"),
         "gradient_step": (xgboost_train._PredictionCacheRoute, "gradient_hessian"),
+        "inputs_read": (xgboost_train._CheckedInputs, "read"),
         "eval_set": (xgb.Booster, "eval_set"),
     }
     loss.xgboost_train(params, dtrain, 3, verbose_eval=False)  # compile and load the kernel first
@@ -191,22 +194,23 @@ def render_markdown(payload: dict) -> str:
     env = payload["environment"]
     lines = [
         "# Where an XGBoost round with a Python objective spends its time (binary, 1 thread)", "",
-        f"`python benchmarks/bench_xgboost_round.py` on {env['date']}: {env.get('cpu_model')}, "
+        f"`{payload.get('command', 'python benchmarks/bench_xgboost_round.py')}` on {env['date']}: {env.get('cpu_model')}, "
         f"{env['cpu_count']} CPU cores, XGBoost {env['xgboost']}, Numba {env['numba']}; medians over "
         f"{ROUNDS} rounds, microseconds. Synthetic data of bench_training_speed.py, depth 6, nthread=1.", "",
     ]
     header = ["rows", "built-in update", "TrainOneIter (same trees)", "leaves (built-in, custom)",
               "Booster.predict read", "PredictionCache read", "get_label + get_weight", "FloatInfo reads x2",
               "xgboost_train round (mean)", "its TrainOneIter", "its margins read", "its gradient step",
-              "its eval_set"]
+              "of which labels and weights", "its eval_set"]
     rows = []
     for r in payload["rows"]:
         rows.append([f"{r['n_rows']:,}", f"{r['update_us']:.0f}", f"{r['train_one_iter_us']:.0f}",
                      f"{r['leaves_builtin']}, {r['leaves_custom']}", f"{r['predict_read_us']:.0f}",
                      f"{r['cache_read_us']:.0f}", f"{r['get_label_weight_us']:.1f}", f"{r['float_info_us']:.1f}",
                      f"{r['round_us_mean']:.0f}", f"{r['train_one_iter_us_focal']:.0f}",
-                     f"{r['margins_read_us']:.0f}", f"{r['gradient_step_us']:.0f}", f"{r['eval_set_us']:.0f}"])
-    lines.append(common.markdown_table(header, rows, "l" + "r" * 12))
+                     f"{r['margins_read_us']:.0f}", f"{r['gradient_step_us']:.0f}",
+                     f"{r['inputs_read_us']:.0f}" if "inputs_read_us" in r else "-", f"{r['eval_set_us']:.0f}"])
+    lines.append(common.markdown_table(header, rows, "l" + "r" * 13))
     lines += ["", "Whole trainings, one thread, process CPU seconds (medians of 5 interleaved repeats; C side: "
               "the built-in's Booster.update, the focal one's XGBoosterTrainOneIter):", ""]
     header = ["rows", "rounds", "built-in total", "its C side", "its rest", "focal total", "its C side",
@@ -222,9 +226,14 @@ def render_markdown(payload: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    payload = {"environment": common.environment("cpu"), "rows": []}
-    for n_rows in ROWS:
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default=",".join(str(n) for n in ROWS), help="comma-separated row counts")
+    parser.add_argument("--stem", default="xgboost_round_cpu", help="result file names")
+    args = parser.parse_args(argv)
+    command = "python benchmarks/bench_xgboost_round.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    payload = {"environment": common.environment("cpu"), "command": command.strip(), "rows": []}
+    for n_rows in (int(n) for n in args.rows.split(",")):
         row = {"n_rows": n_rows, **update_against_train_one_iter(n_rows)}
         focal = focal_round_parts(n_rows)
         row["train_one_iter_us_focal"] = focal.pop("train_one_iter_us")
@@ -233,7 +242,7 @@ def main() -> int:
         payload["rows"].append(row)
         print(row, file=sys.stderr, flush=True)
     markdown = render_markdown(payload)
-    print("\n".join(str(p) for p in common.write_results("xgboost_round_cpu", payload, markdown)))
+    print("\n".join(str(p) for p in common.write_results(args.stem, payload, markdown)))
     print(markdown)
     return 0
 

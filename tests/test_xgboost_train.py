@@ -333,7 +333,8 @@ def test_cpu_loop_rejects_bad_labels_as_the_objective_does():
 
 @pytest.mark.parametrize("new_label", [7.0, 1.5, -1.0], ids=["too-large", "non-integer", "negative"])
 def test_cpu_loop_rejects_bad_labels_a_callback_sets_mid_training(case, new_label):
-    # The labels are checked once and then only compared: a change of values must be checked again.
+    # The loop checks the labels against the margins once; values a callback sets in place later
+    # reach the kernel through the DMatrix's own vector, and the kernel must reject them.
     loss, X, y, weights, *_ = case
     params = PARAMS if loss.is_binary else {**PARAMS, "num_class": 4}
     for route in ("public", "loop"):
@@ -344,6 +345,35 @@ def test_cpu_loop_rejects_bad_labels_a_callback_sets_mid_training(case, new_labe
                 _public_route(loss, params, dtrain, 6, callbacks=callbacks)
             else:
                 loss.xgboost_train(params, dtrain, 6, verbose_eval=False, callbacks=callbacks)
+
+
+def test_cpu_loop_checks_unchanged_labels_once_and_new_weights_again(case, monkeypatch):
+    # The booster-level checks run on the first round only while the labels' vector stays where it
+    # is (re-running them every round cost a pass over the labels inside each round); weights set
+    # in place are converted again for the kernel, so the model equals the public route's.
+    from boostfocal.adapters import xgboost_train
+
+    loss, X, y, weights, *_ = case
+    params = PARAMS if loss.is_binary else {**PARAMS, "num_class": 4}
+    calls = []
+    original = xgboost_train.check_booster_margins
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("training"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(xgboost_train, "check_booster_margins", counting)
+    dtrain = xgboost.DMatrix(X, label=y, weight=weights)
+    loss.xgboost_train(params, dtrain, 6, verbose_eval=False)
+    assert calls == [True]
+    calls.clear()
+    reweighted, public = (xgboost.DMatrix(X, label=y, weight=weights) for _ in range(2))
+    booster = loss.xgboost_train(params, reweighted, 6, verbose_eval=False,
+                                 callbacks=[_ReweightAfterRound(reweighted)])
+    assert calls == [True]
+    expected, _ = _public_route(loss, params, public, 6, callbacks=[_ReweightAfterRound(public)])
+    np.testing.assert_array_equal(booster.predict(reweighted, output_margin=True),
+                                  expected.predict(public, output_margin=True))
 
 
 def test_float_info_reader_follows_the_dmatrix_vectors():

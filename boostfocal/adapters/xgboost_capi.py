@@ -67,18 +67,21 @@ def _check(status: int) -> None:
 class _BufferView:
     """A read-only NumPy view of a float32 buffer XGBoost hands out, made again only when the
     buffer's address or shape changes: XGBoost reuses its buffers, so the readers below called
-    every round would otherwise build the same view every round."""
+    every round would otherwise build the same view every round. The same view object comes back
+    while the buffer stays where it is."""
 
     def __init__(self):
         self._key = None
         self._view = None
 
-    def of(self, values, dims) -> np.ndarray:
-        key = (ctypes.cast(values, ctypes.c_void_p).value, dims)
+    def of(self, address: Optional[int], dims) -> np.ndarray:
+        """The view of ``dims`` float32 values at ``address`` (an int, None for NULL)."""
+        key = (address, dims)
         if key != self._key:
             if int(np.prod(dims)) == 0:
                 self._view = np.empty(dims, dtype=np.float32)
             else:
+                values = ctypes.cast(address, ctypes.POINTER(ctypes.c_float))
                 self._view = np.ctypeslib.as_array(values, shape=dims)
                 self._view.flags.writeable = False  # XGBoost's memory: nothing of ours may write into it
             self._key = key
@@ -101,15 +104,19 @@ class FloatInfo:
     def __init__(self, dmatrix, field: str):
         self.dmatrix = dmatrix
         self._field = field.encode()
-        # The C call's output arguments, made once.
+        # The C call's output arguments, made once. The float pointer is received as a void
+        # pointer, whose .value is the address as an int: a pointer's address would otherwise take
+        # a ctypes.cast every call (about 10 µs a read inside training, where caches are cold).
         self._length = _UINT64()
-        self._values = ctypes.POINTER(ctypes.c_float)()
+        self._values = ctypes.c_void_p()
         self._arguments = (ctypes.byref(self._length), ctypes.byref(self._values))
         self._view = _BufferView()
 
     def read(self) -> np.ndarray:
+        """The field's values (float32, read-only); the same view object while the vector stays
+        where it is (the values behind it may still have been set in place)."""
         _check(_library().XGDMatrixGetFloatInfo(self.dmatrix.handle, self._field, *self._arguments))
-        return self._view.of(self._values, (self._length.value,))
+        return self._view.of(self._values.value, (self._length.value,))
 
 
 class PredictionCache:
@@ -132,7 +139,7 @@ class PredictionCache:
         # The C call's output arguments, made once: it runs every round.
         self._shape = ctypes.POINTER(_UINT64)()
         self._n_dims = _UINT64()
-        self._values = ctypes.POINTER(ctypes.c_float)()
+        self._values = ctypes.c_void_p()  # as in FloatInfo
         self._arguments = (ctypes.byref(self._shape), ctypes.byref(self._n_dims), ctypes.byref(self._values))
         self._view = _BufferView()
 
@@ -140,7 +147,7 @@ class PredictionCache:
         _check(_library().XGBoosterPredictFromDMatrix(
             self.booster.handle, self.dmatrix.handle, self._config, *self._arguments,
         ))
-        return self._view.of(self._values, tuple(self._shape[axis] for axis in range(self._n_dims.value)))
+        return self._view.of(self._values.value, tuple(self._shape[axis] for axis in range(self._n_dims.value)))
 
 
 class GradientHandOff:
