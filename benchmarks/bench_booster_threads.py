@@ -77,7 +77,7 @@ def render_markdown(payload: dict) -> str:
     booster = payload.get("booster", "xgboost")
     name, version, route = {
         "xgboost": ("XGBoost", env.get("xgboost"), "`loss.xgboost_train`"),
-        "lightgbm": ("LightGBM", env.get("lightgbm"), "the objective in params"),
+        "lightgbm": ("LightGBM", env.get("lightgbm"), "The objective in params"),
     }[booster]
     lines = [
         f"# Focal kernel inside {name}'s callbacks: Numba's pool or the calling thread (default threads)", "",

@@ -198,6 +198,8 @@ def render_markdown(payload: dict) -> str:
         f"{env['cpu_count']} CPU cores, XGBoost {env['xgboost']}, Numba {env['numba']}; medians over "
         f"{ROUNDS} rounds, microseconds. Synthetic data of bench_training_speed.py, depth 6, nthread=1.", "",
     ]
+    if payload.get("package_under_test"):  # a run against another checkout's package, noted by hand
+        lines += [f"Package measured: {payload['package_under_test']}", ""]
     header = ["rows", "built-in update", "TrainOneIter (same trees)", "leaves (built-in, custom)",
               "Booster.predict read", "PredictionCache read", "get_label + get_weight", "FloatInfo reads x2",
               "xgboost_train round (mean)", "its TrainOneIter", "its margins read", "its gradient step",

@@ -193,7 +193,7 @@ class _ReweightAfterRound(xgboost.callback.TrainingCallback):
 
 class _RelabelAfterRound(xgboost.callback.TrainingCallback):
     """Sets new labels of the same size on dtrain after round 2 (the labels of the next rows): the
-    vector is copied in place, so only its values tell the objective that it changed."""
+    vector is copied in place, so the loop's view of it shows the new values."""
 
     def __init__(self, dtrain, new_label=None):
         self.dtrain = dtrain
@@ -334,17 +334,21 @@ def test_cpu_loop_rejects_bad_labels_as_the_objective_does():
 @pytest.mark.parametrize("new_label", [7.0, 1.5, -1.0], ids=["too-large", "non-integer", "negative"])
 def test_cpu_loop_rejects_bad_labels_a_callback_sets_mid_training(case, new_label):
     # The loop checks the labels against the margins once; values a callback sets in place later
-    # reach the kernel through the DMatrix's own vector, and the kernel must reject them.
+    # reach the kernel through the DMatrix's own vector, and the kernel must reject them, with the
+    # message the public route's objective gives.
     loss, X, y, weights, *_ = case
     params = PARAMS if loss.is_binary else {**PARAMS, "num_class": 4}
+    messages = []
     for route in ("public", "loop"):
         dtrain = xgboost.DMatrix(X, label=y, weight=weights)
         callbacks = [_RelabelAfterRound(dtrain, new_label)]
-        with pytest.raises(ValueError, match="y_true|label"):
+        with pytest.raises(ValueError, match="y_true|label") as raised:
             if route == "public":
                 _public_route(loss, params, dtrain, 6, callbacks=callbacks)
             else:
                 loss.xgboost_train(params, dtrain, 6, verbose_eval=False, callbacks=callbacks)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
 
 
 def test_cpu_loop_checks_unchanged_labels_once_and_new_weights_again(case, monkeypatch):
@@ -367,13 +371,20 @@ def test_cpu_loop_checks_unchanged_labels_once_and_new_weights_again(case, monke
     loss.xgboost_train(params, dtrain, 6, verbose_eval=False)
     assert calls == [True]
     calls.clear()
+    # Valid labels set in place: no second check, and the model still follows the new labels.
+    relabelled, public = (xgboost.DMatrix(X, label=y, weight=weights) for _ in range(2))
+    booster = loss.xgboost_train(params, relabelled, 6, verbose_eval=False,
+                                 callbacks=[_RelabelAfterRound(relabelled)])
+    assert calls == [True]
+    expected, _ = _public_route(loss, params, public, 6, callbacks=[_RelabelAfterRound(public)])
+    assert booster.save_raw() == expected.save_raw()
+    calls.clear()
     reweighted, public = (xgboost.DMatrix(X, label=y, weight=weights) for _ in range(2))
     booster = loss.xgboost_train(params, reweighted, 6, verbose_eval=False,
                                  callbacks=[_ReweightAfterRound(reweighted)])
     assert calls == [True]
     expected, _ = _public_route(loss, params, public, 6, callbacks=[_ReweightAfterRound(public)])
-    np.testing.assert_array_equal(booster.predict(reweighted, output_margin=True),
-                                  expected.predict(public, output_margin=True))
+    assert booster.save_raw() == expected.save_raw()
 
 
 def test_float_info_reader_follows_the_dmatrix_vectors():

@@ -347,8 +347,15 @@ class _PredictionCacheRoute:
             hand_off = self._hand_off = xgboost_capi.GradientHandOff(margins.shape, margins.dtype)
             self._alpha = self.loss._kernel_alpha(1 if margins.ndim == 1 else margins.shape[1])
         with inside_booster():
-            self.loss._gradient_hessian_into(labels, margins, self._alpha, weights,
-                                             hand_off.gradient, hand_off.hessian)
+            try:
+                self.loss._gradient_hessian_into(labels, margins, self._alpha, weights,
+                                                 hand_off.gradient, hand_off.hessian)
+            except ValueError:
+                # A bad value the kernel found. Labels set in place since they were checked reach
+                # only the kernel: give the objective's message where it has one (it names the
+                # booster parameter to fix), as xgboost.train(obj=...) would; else the kernel's.
+                check_booster_margins(self.loss, labels, margins, source="XGBoost", training=True)
+                raise
         return hand_off.gradient, hand_off.hessian
 
     def boost(self, booster, dtrain, iteration: int, gradient, hessian) -> None:
@@ -362,18 +369,22 @@ class _PredictionCacheRoute:
 
 class _CheckedInputs:
     """Labels and weights of one DMatrix, read every round as views of its own vectors (a callback
-    may set them), with the objective's checks run again when they change.
+    may set them).
 
     The checks are those of the objective: :func:`check_booster_margins` (margin columns, label
     range, absent classes, margins that look like probabilities) and the kind and length checks
-    of the loss. They run again when the labels' view is a new one (the vector moved or changed
-    size) or the margins' shape changed. Labels set in place (same size) reach the kernel through
-    the view, and the kernel checks every label value in its pass, so an invalid one still raises
-    with the objective's message; comparing the labels' values every round to notice such a change
-    cost about 80 µs a round at 20,000 rows and 0.7 ms at 2,000,000 inside training (a cold pass
-    over two float32 vectors), for nothing the kernel does not catch but the absent-class warning.
-    The weights are compared by value every round: the kernel reads a float64 copy of them, made
-    again when they change.
+    of the loss. They run on the first read and again when the labels' view is a new one (the
+    vector moved or changed size) or the margins' shape changed. Labels set in place (same size)
+    reach the kernel through the view, and the kernel checks every label value in its pass; on a
+    bad one the route re-runs :func:`check_booster_margins` for its message
+    (``_PredictionCacheRoute.gradient_hessian``). Only the absent-class warning is not repeated
+    for them. With the labels compared by value every round, reading and checking labels and
+    weights took 79, 121 and 197 µs a round at 1,000, 20,000 and 200,000 rows; so, and with the
+    weights' shortcut below, 25, 29 and 30 µs (one thread, benchmarks/results/
+    xgboost_round_cpu_before_stop24.md and xgboost_round_cpu_stop24.md): inside training each
+    pass over the vectors runs on caches that XGBoost's tree building has evicted. The weights are
+    compared by value every round (no weights, size 0, without a comparison): the kernel reads a
+    float64 copy of them, converted again when they change.
     """
 
     def __init__(self, loss, dmatrix, training: bool):
@@ -390,8 +401,8 @@ class _CheckedInputs:
     @staticmethod
     def _same(previous: np.ndarray, current: np.ndarray) -> bool:
         # NaN never compares equal, so a NaN weight is converted again (and rejected by the
-        # kernel) every time. No weights (size 0), the usual case, needs no comparison: inside
-        # training even that comparison on empty arrays took tens of µs.
+        # kernel) every time. No weights (size 0), the usual case, needs no comparison (inside
+        # training the comparison of two empty arrays was measured at 36-60 µs, scratch timers).
         return previous.shape == current.shape and (current.size == 0 or bool((previous == current).all()))
 
     def read(self, margins):
