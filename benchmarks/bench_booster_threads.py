@@ -51,12 +51,12 @@ def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int
     try:
         run.train("builtin", 2, None)  # warm-up: compilation, caches
         run.train("focal", 2, None)
+        # pool: every call of more than one chunk saves enough for it (threshold 0); serial: one
+        # kernel thread, which sends every call to the serial compilation (the threshold alone
+        # would not: LightGBM's callbacks on the shared pool skip it).
+        threads.BOOSTER_PARALLEL_SAVING_FROM = 0
         for repeat in range(repeats):
             for contender in (CONTENDERS if repeat % 2 == 0 else CONTENDERS[::-1]):
-                # pool: every call of more than one chunk saves enough for it (threshold 0);
-                # serial: one kernel thread, which sends every call to the serial compilation
-                # (the threshold alone would not: LightGBM's callbacks on the shared pool skip it).
-                threads.BOOSTER_PARALLEL_SAVING_FROM = 0
                 threads.set_kernel_threads(1 if contender == "serial" else None)
                 start = time.perf_counter()
                 run.train("builtin" if contender == "builtin" else "focal", rounds, None)
@@ -107,8 +107,8 @@ def main(argv=None) -> int:
                         "booster_threads_lightgbm_cpu for --booster lightgbm)")
     args = parser.parse_args(argv)
     stem = args.stem or ("booster_threads_cpu" if args.booster == "xgboost" else f"booster_threads_{args.booster}_cpu")
-    command = "python benchmarks/bench_booster_threads.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    payload = {"environment": common.environment("cpu"), "booster": args.booster, "command": command.strip(),
+    payload = {"environment": common.environment("cpu"), "booster": args.booster,
+               "command": common.command_line(__file__, argv),
                "cells": []}
     for n_rows, n_classes, rounds in CELLS[args.booster]:
         cell = measure(args.booster, n_rows, n_classes, rounds, args.repeats)

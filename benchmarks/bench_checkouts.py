@@ -277,8 +277,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"pair {pair + 1}: base {base_ratios[-1]}\n        new  {new_ratios[-1]}", file=sys.stderr, flush=True)
     payload = {
         "environment": common.environment("cpu"),
-        "command": "python benchmarks/bench_checkouts.py " + " ".join(
-            a for a in (argv if argv is not None else sys.argv[1:])),
+        "command": common.command_line(__file__, argv),
         "base": describe(args.base), "new": describe(args.new),
         "minutes": (time.perf_counter() - start) / 60, "kernel": args.kernel,
         "cells": [list(c) for c in (KERNEL_CELLS if args.kernel else CELLS)],

@@ -158,7 +158,7 @@ def main(argv=None):
         "threads": numba.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "machine": environment["cpu_model"],
-        "command": "python benchmarks/bench_kernel.py" + "".join(f" {a}" for a in (sys.argv[1:] if argv is None else argv)),
+        "command": common.command_line(__file__, argv),
         "date": environment["date"],
         "git_commit": environment["git_commit"],
         "numba_median_s": numba_median,

@@ -233,8 +233,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", default=",".join(str(n) for n in ROWS), help="comma-separated row counts")
     parser.add_argument("--stem", default="xgboost_round_cpu", help="result file names")
     args = parser.parse_args(argv)
-    command = "python benchmarks/bench_xgboost_round.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    payload = {"environment": common.environment("cpu"), "command": command.strip(), "rows": []}
+    payload = {"environment": common.environment("cpu"), "command": common.command_line(__file__, argv),
+               "rows": []}
     for n_rows in (int(n) for n in args.rows.split(",")):
         row = {"n_rows": n_rows, **update_against_train_one_iter(n_rows)}
         focal = focal_round_parts(n_rows)

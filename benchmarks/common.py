@@ -158,6 +158,13 @@ def write_results(stem: str, payload: Dict[str, object], markdown: str, compact:
     return [json_path, md_path]
 
 
+def command_line(script: str, argv=None) -> str:
+    """How a benchmark was run, for its result files: ``python benchmarks/<script> <arguments>``
+    (``script``: the benchmark's ``__file__``; ``argv``: its ``main``'s, or None for sys.argv)."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    return " ".join(["python", f"benchmarks/{Path(script).name}", *arguments])
+
+
 def markdown_table(header: List[str], rows: List[List[str]], align: str = "") -> str:
     """A GitHub table; ``align`` holds one of l/r per column (default: first left, rest right)."""
     align = align or "l" + "r" * (len(header) - 1)

@@ -370,21 +370,15 @@ def test_cpu_loop_checks_unchanged_labels_once_and_new_weights_again(case, monke
     dtrain = xgboost.DMatrix(X, label=y, weight=weights)
     loss.xgboost_train(params, dtrain, 6, verbose_eval=False)
     assert calls == [True]
-    calls.clear()
-    # Valid labels set in place: no second check, and the model still follows the new labels.
-    relabelled, public = (xgboost.DMatrix(X, label=y, weight=weights) for _ in range(2))
-    booster = loss.xgboost_train(params, relabelled, 6, verbose_eval=False,
-                                 callbacks=[_RelabelAfterRound(relabelled)])
-    assert calls == [True]
-    expected, _ = _public_route(loss, params, public, 6, callbacks=[_RelabelAfterRound(public)])
-    assert booster.save_raw() == expected.save_raw()
-    calls.clear()
-    reweighted, public = (xgboost.DMatrix(X, label=y, weight=weights) for _ in range(2))
-    booster = loss.xgboost_train(params, reweighted, 6, verbose_eval=False,
-                                 callbacks=[_ReweightAfterRound(reweighted)])
-    assert calls == [True]
-    expected, _ = _public_route(loss, params, public, 6, callbacks=[_ReweightAfterRound(public)])
-    assert booster.save_raw() == expected.save_raw()
+    # Valid labels, then weights, set in place: no second check, and the model still follows them.
+    for changing_callback in (_RelabelAfterRound, _ReweightAfterRound):
+        calls.clear()
+        changed, public = (xgboost.DMatrix(X, label=y, weight=weights) for _ in range(2))
+        booster = loss.xgboost_train(params, changed, 6, verbose_eval=False,
+                                     callbacks=[changing_callback(changed)])
+        assert calls == [True]
+        expected, _ = _public_route(loss, params, public, 6, callbacks=[changing_callback(public)])
+        assert booster.save_raw() == expected.save_raw()
 
 
 def test_float_info_reader_follows_the_dmatrix_vectors():
