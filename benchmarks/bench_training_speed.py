@@ -7,10 +7,12 @@ XGBoost (``hist``, depth 6) and LightGBM (31 leaves), each on three tasks: 7 cla
 (``BinaryFocalLoss(2.0)`` against ``binary:logistic`` / ``binary``), at 1,000 to 2,000,000 rows.
 The focal contender takes the route the documentation recommends: ``loss.xgboost_train`` for XGBoost
 (which reads XGBoost's prediction cache and hands the gradients back through XGBoost's C calls,
-boostfocal/adapters/xgboost_capi.py) and ``params["objective"] = loss.lightgbm_objective`` for
-LightGBM, each starting from ``loss.init_raw_prediction``. For XGBoost a fourth contender,
-``focal_obj``, takes the public route ``xgboost.train(obj=loss.xgboost_objective)`` with the same
-parameters: the same trees, through XGBoost's Python layer.
+boostfocal/adapters/xgboost_capi.py) and ``loss.lightgbm_train`` for LightGBM (``lightgbm.train``
+with its rounds through LightGBM's two C calls, boostfocal/adapters/lightgbm_rounds.py), each
+starting from ``loss.init_raw_prediction``. A fourth contender, ``focal_obj``, takes the public
+route with the same parameters, ``xgboost.train(obj=loss.xgboost_objective)`` /
+``lightgbm.train`` with ``params["objective"] = loss.lightgbm_objective``: the same trees, through
+the booster's Python layer.
 
 A third contender, ``numpy``, is the floor of the public custom-objective route: a hand-written NumPy
 objective with the built-in objective's own gradient and Hessian (XGBoost's ``multi:softprob`` /
@@ -167,7 +169,8 @@ class XGBoostRun:
 
 
 class LightGBMRun:
-    """One LightGBM data set (binned once, outside the timings): built-in, focal or NumPy objective."""
+    """One LightGBM data set (binned once, outside the timings): built-in, focal (both routes) or NumPy
+    objective."""
 
     def __init__(self, X, y, n_classes, loss, device):
         import lightgbm as lgb
@@ -192,7 +195,7 @@ class LightGBMRun:
         self.with_prior = lgb.Dataset(X, label=y, init_score=prior, params=dataset_params,
                                       free_raw_data=False).construct()
 
-    CONTENDERS = ("builtin", "focal", "numpy")
+    CONTENDERS = ("builtin", "focal", "focal_obj", "numpy")
 
     def train(self, contender: str, rounds: int, threads: Optional[int]):
         extra = {} if threads is None else {"num_threads": threads}
@@ -201,8 +204,12 @@ class LightGBMRun:
         if contender == "numpy":
             return self.lgb.train({**self.params, **extra, "objective": numpy_lightgbm_objective},
                                   self.with_prior, rounds)
-        return self.lgb.train({**self.params, **extra, "objective": self.loss.lightgbm_objective},
-                              self.with_init, rounds)
+        if contender == "focal_obj":
+            return self.lgb.train({**self.params, **extra, "objective": self.loss.lightgbm_objective},
+                                  self.with_init, rounds)
+        # The Dataset already holds the initial score: init_score=False leaves it and the trees as
+        # they are (the model then does not hold b; folding it in is not what is timed).
+        return self.loss.lightgbm_train({**self.params, **extra}, self.with_init, rounds, init_score=False)
 
     @staticmethod
     def leaves(booster) -> int:
@@ -321,8 +328,9 @@ def render_markdown(payload: dict) -> str:
         f"{N_FEATURES} float32 features, gamma = {GAMMA}. Default threads: nothing set, wall clock; "
         "1 thread: nthread / num_threads = 1 and 1 Numba thread, process CPU time. Medians of interleaved "
         "repeats after a warm-up; ratio = median focal / median built-in (paired: median of the per-repeat "
-        "ratios). Focal: loss.xgboost_train for XGBoost, the objective in params for LightGBM; focal obj=: "
-        "xgboost.train(obj=loss.xgboost_objective), XGBoost's public route. NumPy obj: a hand-written "
+        "ratios). Focal: loss.xgboost_train for XGBoost, loss.lightgbm_train for LightGBM; focal obj=: the "
+        "public route, xgboost.train(obj=loss.xgboost_objective) / lightgbm.train with "
+        "params['objective'] = loss.lightgbm_objective. NumPy obj: a hand-written "
         "NumPy objective with the built-in's own gradient and Hessian through the public custom-objective "
         "route (obj= / objective=), the floor of that route.", "",
     ]
@@ -356,6 +364,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "at 2,000,000, three times that for binary")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="XGBoost's device (LightGBM runs only with cpu)")
+    parser.add_argument("--stem", default=None, help="results file name (default: training_speed_<device>, "
+                        "with _subset for anything but the full run)")
     args = parser.parse_args(argv)
     command_line = " ".join(sys.argv[1:] if argv is None else argv)
     if args.quick:
@@ -375,7 +385,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     start = time.perf_counter()
     payload["rows"] = run_all(args)
     payload["elapsed_s"] = time.perf_counter() - start
-    stem = f"training_speed_{args.device}" + ("" if full else "_subset")
+    stem = args.stem or f"training_speed_{args.device}" + ("" if full else "_subset")
     markdown = render_markdown(payload)
     print("\n".join(str(p) for p in common.write_results(stem, payload, markdown)))
     print(markdown)

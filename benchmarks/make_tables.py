@@ -155,12 +155,16 @@ def training_speed_tables(speed: dict) -> List[str]:
     settings = sorted({r["threads"] for r in speed["rows"]}, key=lambda t: (t != "default", t))
     with_floor = any("ratio_numpy" in r for r in speed["rows"])
     with_obj_route = any("ratio_focal_obj" in r for r in speed["rows"])
+    # Runs before loss.lightgbm_train timed LightGBM's public route as its focal contender.
+    lightgbm_train = any("ratio_focal_obj" in r for r in speed["rows"] if r["booster"] == "lightgbm")
+    lightgbm_focal = "loss.lightgbm_train" if lightgbm_train else "the objective in params"
     lines = ["", f"**Training time, focal / built-in objective, by thread setting** ({env.get('cpu_model')}, "
              f"{env['cpu_count']} cores; XGBoost {env['xgboost']} hist depth 6, LightGBM {env['lightgbm']} 31 "
              "leaves; 30 features, gamma = 2; default threads: nothing set, wall clock; 1 thread: nthread / "
              "num_threads = 1 and 1 Numba thread, CPU time; medians of interleaved repeats"
-             + ("; focal: loss.xgboost_train (XGBoost), the objective in params (LightGBM); obj=: "
-                "xgboost.train(obj=loss.xgboost_objective), XGBoost's public route" if with_obj_route else "")
+             + (f"; focal: loss.xgboost_train (XGBoost), {lightgbm_focal} (LightGBM); obj=: the public "
+                "route, xgboost.train(obj=loss.xgboost_objective)"
+                + (" / the objective in params" if lightgbm_train else "") if with_obj_route else "")
              + ("; NumPy obj: a NumPy objective with the built-in's own gradient through the public "
                 "custom-objective route, that route's floor" if with_floor else "") + "; "
              "`python benchmarks/bench_training_speed.py`, details and leaves per round in "

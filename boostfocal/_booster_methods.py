@@ -97,6 +97,48 @@ class BoosterMethods:
 
         return lightgbm.metric(self, preds, eval_data)
 
+    def lightgbm_train(
+        self,
+        params,
+        train_set,
+        num_boost_round: int = 100,
+        *,
+        valid_sets=None,
+        valid_names=None,
+        feval=None,
+        init_model=None,
+        keep_training_booster: bool = False,
+        callbacks=None,
+        init_score: bool = True,
+    ):
+        """``lightgbm.train(params, train_set, ...)`` with ``params["objective"] =
+        loss.lightgbm_objective`` and ``feval=loss.lightgbm_metric``, started from the loss's
+        initial score, returning the ``lightgbm.Booster``.
+
+        The initial score b (:meth:`init_raw_prediction` of train_set's labels and weights) is set
+        as ``init_score`` of train_set and of every Dataset in ``valid_sets`` (the Datasets keep
+        it) and then added to the first trees, so ``booster.predict(X, raw_score=True)`` includes
+        it; not with ``init_score=False`` or when ``init_model`` continues a model (whose scores
+        hold it). ``alpha="balanced"`` is resolved from train_set; ``num_class`` is set for the
+        multiclass loss. ``valid_sets`` report ``focal_loss`` first, then any ``feval`` given.
+        Unless ``keep_training_booster``, the model text declares LightGBM's softmax / sigmoid
+        link, so ``booster.predict(X)`` returns ``predict_proba`` of the raw scores in any process
+        (:func:`~boostfocal.adapters.lightgbm.set_probability_objective`).
+
+        Each round runs as LightGBM's two C calls around the kernel, without the Python of
+        ``Booster.update`` (:mod:`boostfocal.adapters.lightgbm_rounds`); the trees are those of
+        ``lightgbm.train`` with the objective, bit for bit. LightGBM's log is silenced
+        (``verbose=-1``) unless ``params`` sets a verbosity. See
+        :mod:`boostfocal.adapters.lightgbm_train`.
+        """
+        from .adapters import lightgbm_train
+
+        return lightgbm_train.train(
+            self, params, train_set, num_boost_round, valid_sets=valid_sets,
+            valid_names=valid_names, feval=feval, init_model=init_model,
+            keep_training_booster=keep_training_booster, callbacks=callbacks, init_score=init_score,
+        )
+
     def sklearn_objective(self, y_true, y_pred, sample_weight=None):
         """``objective=`` of ``XGBClassifier`` and ``LGBMClassifier``: (gradient, hessian).
 

@@ -28,12 +28,12 @@ from sklearn.utils.validation import check_is_fitted
 from . import _validation as check
 from .adapters.init_score import (
     check_lightgbm_boosting,
-    lightgbm_add_init_score,
     lightgbm_init_score,
     logistic_base_score,
     xgboost_params_with_init_score,
 )
-from .adapters.lightgbm import set_probability_objective
+from .adapters.lightgbm_rounds import DirectRounds
+from .adapters.lightgbm_train import finish as finish_lightgbm
 from .calibration import check_probability_kind as _check_probability
 from .loss import FocalLoss
 
@@ -599,7 +599,10 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
             )
             valid_names.append(name)
         evals_result = {}
-        callbacks = [lightgbm.record_evaluation(evals_result)] if valid_sets else []
+        # The rounds through LightGBM's C calls (the same trees as its Booster.update).
+        callbacks = [DirectRounds()]
+        if valid_sets:
+            callbacks.append(lightgbm.record_evaluation(evals_result))
         if self.early_stopping_rounds is not None and valid_sets:
             callbacks.append(_early_stopping_on(valid_names[-1], self.early_stopping_rounds))
         booster = lightgbm.train(
@@ -609,14 +612,14 @@ class FocalLGBMClassifier(_FocalBoostingClassifier):
             valid_sets=valid_sets or None,
             valid_names=valid_names or None,
             feval=self.loss_.lightgbm_metric if valid_sets else None,
+            keep_training_booster=True,  # finish() reloads it once, as lightgbm.train would
             callbacks=callbacks,
         )
         self.evals_result_ = {name: dict(result) for name, result in evals_result.items()}
         if self.early_stopping_rounds is not None and valid_sets:
             self.best_iteration_ = int(booster.best_iteration) - 1  # LightGBM counts from 1
-        if self.init_score:
-            lightgbm_add_init_score(booster, raw)
-        return set_probability_objective(booster, self.loss_)
+        return finish_lightgbm(booster, self.loss_, raw if self.init_score else None,
+                               keep_training_booster=False)
 
     def _raw_predict(self, X):
         num_iteration = None if self.best_iteration_ is None else self.best_iteration_ + 1

@@ -253,7 +253,6 @@ def _set_init_score(dataset, raw, what: str) -> None:
     dataset.set_init_score(wanted)
 
 
-_LIGHTGBM_VERBOSITY_ALIASES = ("verbose", "verbosity")
 _LIGHTGBM_BOOSTING_ALIASES = ("boosting", "boosting_type", "boost")
 
 
@@ -292,50 +291,11 @@ def lightgbm_train_with_init_score(
 
         booster = lightgbm_train_with_init_score(loss, {"num_leaves": 15}, lgb.Dataset(X, y), 100)
 
-    Remaining keyword arguments go to ``lightgbm.train`` (``feval``, ``callbacks``, ...).
+    Remaining keyword arguments go to ``lightgbm.train`` (``feval``, ``callbacks``, ...). The same
+    as ``loss.lightgbm_train(params, train_set, ...)`` without its focal metric: alpha="balanced"
+    resolved from ``train_set``, the rounds through LightGBM's C calls (:mod:`.lightgbm_train`).
     """
-    import lightgbm
+    from .lightgbm_train import train
 
-    params = dict(params)
-    if not any(alias in params for alias in _LIGHTGBM_VERBOSITY_ALIASES):
-        # Quiet like the estimators: otherwise every round can print "No further splits ...".
-        params["verbose"] = -1
-    objective = params.setdefault("objective", loss.lightgbm_objective)
-    if not callable(objective):
-        raise ValueError(
-            f"params['objective']={objective!r}: this function trains with the loss's own objective; "
-            "leave it out or pass loss.lightgbm_objective"
-        )
-    if params.get("linear_tree"):
-        raise ValueError("linear_tree=True: the initial score cannot be folded into linear trees")
-    check_lightgbm_boosting(params)
-    labels = _dataset_field(train_set, "label")
-    if labels is None:
-        raise ValueError("train_set has no labels")
-    weights = _dataset_field(train_set, "weight")
-    if _is_binary(loss):
-        num_class = params.get("num_class")
-        if num_class not in (None, 1):
-            raise ValueError(f"num_class={num_class} in params, but {type(loss).__name__} is binary")
-        n_classes = None
-    else:
-        n_classes = _n_classes(loss, labels, params.get("num_class"))
-        params["num_class"] = n_classes
-    raw = _init_raw_prediction(loss, labels, weights, n_classes)
-    continuing = train_kwargs.get("init_model") is not None
-    if not continuing:
-        _set_init_score(train_set, raw, "training")
-        for index, dataset in enumerate(valid_sets or ()):
-            if dataset is not train_set:
-                _set_init_score(dataset, raw, f"valid_sets[{index}]")
-    booster = lightgbm.train(
-        params, train_set, num_boost_round, valid_sets=valid_sets, **train_kwargs
-    )
-    if not continuing:
-        # Continued training starts every Dataset from init_model's raw scores, which hold b already.
-        lightgbm_add_init_score(booster, raw)
-    if train_kwargs.get("keep_training_booster"):
-        return booster  # left trainable in place: call .lightgbm.set_probability_objective when done
-    from .lightgbm import set_probability_objective
-
-    return set_probability_objective(booster, loss)
+    return train(loss, params, train_set, num_boost_round, valid_sets=valid_sets, init_score=True,
+                 focal_metric=False, **train_kwargs)

@@ -9,6 +9,7 @@ starts from zero scores unless the Dataset has an ``init_score`` (see :mod:`.ini
 from __future__ import annotations
 
 import functools
+from typing import Optional
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def probability_objective(loss, n_classes: int) -> str:
     return f"multiclass num_class:{int(n_classes)}"
 
 
-def set_probability_objective(booster, loss):
+def set_probability_objective(booster, loss, num_iteration: Optional[int] = -1):
     """Make ``booster`` predict probabilities in any LightGBM process, without boostfocal.
 
     A booster trained with a callable objective has no ``objective=`` line in its model text, so
@@ -72,7 +73,9 @@ def set_probability_objective(booster, loss):
     ``lightgbm.train`` returns a booster reloaded from its own model text already (unless
     ``keep_training_booster=True``); the reloaded booster predicts, saves and serves as
     ``init_model=`` of further training, but can no longer be updated in place
-    (``Booster.update``). Returns ``booster`` (modified in place).
+    (``Booster.update``). ``num_iteration``: the trees kept, as in ``Booster.model_to_string``
+    (-1: every tree; None: up to ``best_iteration`` where there is one, as ``lightgbm.train`` keeps
+    them). Returns ``booster`` (modified in place).
     """
     n_classes = booster.num_model_per_iteration()
     binary = bool(getattr(loss, "is_binary", False))
@@ -81,7 +84,7 @@ def set_probability_objective(booster, loss):
             f"the booster grows {n_classes} tree(s) per iteration, which does not fit "
             f"{type(loss).__name__}"
         )
-    text = booster.model_to_string(num_iteration=-1)  # every tree, not only up to best_iteration
+    text = booster.model_to_string(num_iteration=num_iteration)
     header, tree_marker, rest = text.partition("\nTree=")
     if not tree_marker:
         raise ValueError("the booster has no trees yet; train first")

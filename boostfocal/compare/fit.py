@@ -18,6 +18,7 @@ from typing import NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
+from ..adapters.lightgbm_rounds import DirectRounds
 from ..kernels.threads import kernel_threads
 from ..loss import FocalLoss, balanced_alpha
 from .errors import CompareError
@@ -186,9 +187,12 @@ def _fit_lightgbm(contender, X, y, rows, n_classes, settings):
         valid_set = lgb.Dataset(X[rows.valid], label=y[rows.valid], reference=fit_set,
                                 init_score=np.tile(init, (rows.valid.size, 1)))
         feval = loss.lightgbm_metric
+    callbacks = [lgb.early_stopping(settings["early_stopping"], verbose=False)]
+    if loss is not None:
+        callbacks.append(DirectRounds())  # the focal rounds through LightGBM's C calls
     try:
         booster = lgb.train(params, fit_set, settings["rounds"], valid_sets=[valid_set], feval=feval,
-                            callbacks=[lgb.early_stopping(settings["early_stopping"], verbose=False)])
+                            callbacks=callbacks)
     except lgb.basic.LightGBMError as error:
         text = str(error).strip().splitlines()
         raise CompareError(f"LightGBM failed: {text[0] if text else type(error).__name__}") from error
