@@ -89,7 +89,7 @@ def test_lightgbm_train_grows_the_public_routes_booster(binary, weighted, direct
     loss, params, *data = task(binary, weighted)
     expected, expected_history = public_route(loss, params, *data, 12, binary)
     booster, history = ours(loss, params, *data, 12)
-    assert direct_round_count["rounds"] == 11  # the first round switches LightGBM's objective
+    assert direct_round_count["rounds"] == 12
     assert booster.model_to_string() == expected.model_to_string()
     assert history == expected_history
     assert list(history["valid"]) == ["focal_loss"]
@@ -141,17 +141,18 @@ def test_direct_rounds_follow_labels_and_weights_changed_in_place(direct_round_c
 
     expected = train([in_place_changes(4)])
     assert train([in_place_changes(4), DirectRounds()]) == expected
-    assert direct_round_count["rounds"] == 9
+    assert direct_round_count["rounds"] == 10
     assert train([DirectRounds()]) != expected  # the changes matter
 
 
+@pytest.mark.parametrize("at_round", [0, 3], ids=["first_round", "later_round"])
 @pytest.mark.parametrize("bad_label", [4.0, 1.5, -1.0], ids=["too_large", "non_integer", "negative"])
-def test_a_bad_label_set_in_place_gives_the_objectives_message(bad_label):
+def test_a_bad_label_set_in_place_gives_the_objectives_message(bad_label, at_round):
     loss, params, X, y, *_ = task(binary=False, weighted=False)
     params = {**params, "objective": loss.lightgbm_objective}
 
     def spoil(env):
-        if env.iteration == 3:
+        if env.iteration == at_round:
             env.model.train_set.label[7] = bad_label
 
     spoil.before_iteration = True
@@ -178,7 +179,7 @@ def test_direct_rounds_leave_other_objectives_and_leave_no_trace(direct_round_co
     # A booster left trainable carries no one-shot update, and pickles.
     loss = BinaryFocalLoss(2.0)
     booster = loss.lightgbm_train(BASE, lightgbm.Dataset(X, label=y), 5, keep_training_booster=True)
-    assert direct_round_count["rounds"] == 4
+    assert direct_round_count["rounds"] == 5
     assert "update" not in vars(booster)
     booster.update(fobj=loss.lightgbm_objective)  # still trainable, by LightGBM's own update
     assert booster.current_iteration() == 6
@@ -218,6 +219,18 @@ def test_lightgbm_train_refuses_a_named_objective():
 def test_estimator_trains_by_the_direct_rounds(direct_round_count):
     X, y, _ = make_multiclass(n_samples=300, n_classes=3, seed=2)
     model = FocalLGBMClassifier(n_estimators=6, n_jobs=1, random_state=0).fit(X, y)
-    assert direct_round_count["rounds"] == 5
+    assert direct_round_count["rounds"] == 6
     assert "update" not in vars(model.booster_)
     assert lightgbm_rounds.focal_loss_of(model.loss_.lightgbm_objective) is model.loss_
+
+
+def test_unresolved_balanced_alpha_gives_the_objectives_message():
+    _, params, X, y, *_ = task(binary=False, weighted=False)
+    loss = FocalLoss(gamma=2.0, alpha="balanced")
+    params = {**params, "objective": loss.lightgbm_objective}
+    messages = []
+    for callbacks in ([], [DirectRounds()]):
+        with pytest.raises(ValueError) as error:
+            lightgbm.train(params, lightgbm.Dataset(X, label=y), 3, callbacks=callbacks)
+        messages.append(str(error.value))
+    assert "balanced" in messages[0] and messages[0] == messages[1]
