@@ -162,7 +162,7 @@ class DirectRounds:
         with inside_booster(library_path()):
             try:
                 loss._gradient_hessian_into(labels, buffers.raw, alpha, weights,
-                                                 buffers.gradient_view, buffers.hessian_view)
+                                            buffers.gradient_view, buffers.hessian_view)
             except ValueError:
                 # Labels set in place reach only the kernel: give the objective's message where it
                 # has one (it names the booster parameter to fix), else the kernel's.
