@@ -23,6 +23,14 @@ round trip through Python (margins copied out, gradients copied in, its thread p
 plus a few NumPy passes. Leaves per round are recorded for each contender, since tree size moves the
 time too.
 
+Binary tasks have a fifth contender, ``gamma0``: ``BinaryFocalLoss(0.0)`` through the focal contender's
+own route. At gamma = 0 without alpha the focal loss is the logistic loss, with the built-in's own
+gradient p - y and Hessian p (1 - p), started from the same log-odds, so it grows the built-in's trees
+(the same leaves per round). It splits focal / built-in into two factors: gamma0 / built-in, what the
+route costs, and focal / gamma0, what the focal loss itself costs (its kernel at gamma = 2 and the trees
+it grows). Multiclass tasks have no such twin (the built-ins scale their Hessians: XGBoost's by 2,
+LightGBM's by K / (K - 1)).
+
 Thread settings:
 
 * ``default``: nothing set anywhere (no ``nthread`` / ``num_threads``, Numba untouched), what a user
@@ -114,6 +122,17 @@ def numpy_lightgbm_objective(preds: np.ndarray, train_data):
     return gradient, n_classes / (n_classes - 1.0) * p * (1.0 - p)
 
 
+# Every contender of either booster, in order; gamma0 (last) only for binary tasks.
+CONTENDERS = ("builtin", "focal", "focal_obj", "numpy", "gamma0")
+
+
+def gamma0_loss():
+    """The logistic loss as a focal loss (gamma = 0, no alpha): the built-in binary objectives' twin."""
+    from boostfocal import BinaryFocalLoss
+
+    return BinaryFocalLoss(0.0)
+
+
 def synthetic(n_rows: int, n_classes: int, seed: int = 0):
     """float32 features; labels from a noisy linear model with geometric class priors, so that trees
     have something to learn (binary: about 38 % positives)."""
@@ -147,11 +166,17 @@ class XGBoostRun:
             prior_score = float(log_priors(y, 2))
         self.focal_params = {**self.params, "base_score": base_score, "disable_default_eval_metric": 1}
         self.numpy_params = {**self.params, "base_score": prior_score, "disable_default_eval_metric": 1}
-
-    CONTENDERS = ("builtin", "focal", "focal_obj", "numpy")
+        self.contenders = CONTENDERS if n_classes == 2 else CONTENDERS[:-1]
+        if n_classes == 2:
+            self.gamma0 = gamma0_loss()
+            self.gamma0_params = {**self.params, "base_score": self.gamma0.init_raw_prediction(y),
+                                  "disable_default_eval_metric": 1}
 
     def train(self, contender: str, rounds: int, threads: Optional[int]):
         extra = {} if threads is None else {"nthread": threads}
+        if contender == "gamma0":
+            return self.gamma0.xgboost_train({**self.gamma0_params, **extra}, self.dtrain, rounds,
+                                             verbose_eval=False, init_score=False)
         if contender == "builtin":
             return self.xgb.train({**self.params, **extra, "objective": self.builtin}, self.dtrain, rounds)
         if contender == "numpy":
@@ -194,11 +219,18 @@ class LightGBMRun:
                                      free_raw_data=False).construct()
         self.with_prior = lgb.Dataset(X, label=y, init_score=prior, params=dataset_params,
                                       free_raw_data=False).construct()
-
-    CONTENDERS = ("builtin", "focal", "focal_obj", "numpy")
+        self.contenders = CONTENDERS if n_classes == 2 else CONTENDERS[:-1]
+        if n_classes == 2:
+            self.gamma0 = gamma0_loss()
+            self.with_gamma0_init = lgb.Dataset(
+                X, label=y, init_score=np.full(y.size, self.gamma0.init_raw_prediction(y)),
+                params=dataset_params, free_raw_data=False).construct()
 
     def train(self, contender: str, rounds: int, threads: Optional[int]):
         extra = {} if threads is None else {"num_threads": threads}
+        if contender == "gamma0":
+            return self.gamma0.lightgbm_train({**self.params, **extra}, self.with_gamma0_init, rounds,
+                                              init_score=False)
         if contender == "builtin":
             return self.lgb.train({**self.params, **extra, "objective": self.builtin}, self.plain, rounds)
         if contender == "numpy":
@@ -217,7 +249,6 @@ class LightGBMRun:
 
 
 RUNS = {"xgboost": XGBoostRun, "lightgbm": LightGBMRun}
-CONTENDERS = ("builtin", "focal", "focal_obj", "numpy")  # every contender of any booster, in order
 
 
 class numba_threads:
@@ -242,7 +273,7 @@ class numba_threads:
 
 def time_pair(run, rounds: int, repeats: int, threads: Optional[int]) -> dict:
     """Interleaved timings of the booster's contenders (built-in, focal, ...) at one thread setting."""
-    contenders = run.CONTENDERS
+    contenders = run.contenders
     clock_name = "wall" if threads is None else "cpu"
     walls: Dict[str, List[float]] = {c: [] for c in contenders}
     cpus: Dict[str, List[float]] = {c: [] for c in contenders}
@@ -279,6 +310,11 @@ def time_pair(run, rounds: int, repeats: int, threads: Optional[int]) -> dict:
     if "focal_obj" in times:
         result["focal_obj_s"] = common.median_and_spread(times["focal_obj"])
         result["ratio_focal_obj"] = float(np.median(times["focal_obj"]) / np.median(builtin))
+    if "gamma0" in times:
+        gamma0 = times["gamma0"]
+        result["gamma0_s"] = common.median_and_spread(gamma0)
+        result["ratio_gamma0"] = float(np.median(gamma0) / np.median(builtin))  # the route's cost
+        result["ratio_focal_gamma0"] = float(np.median(focal) / np.median(gamma0))  # the loss's own
     return result
 
 
@@ -307,6 +343,9 @@ def run_all(args) -> List[dict]:
                     results.append(entry)
                     obj_route = (f"obj= route {entry['ratio_focal_obj']:.3f}; "
                                  if "ratio_focal_obj" in entry else "")
+                    if "ratio_gamma0" in entry:
+                        obj_route += (f"gamma0 / built-in {entry['ratio_gamma0']:.3f}, focal / gamma0 "
+                                      f"{entry['ratio_focal_gamma0']:.3f}; ")
                     print(f"[{time.perf_counter() - start:7.1f}s] {booster:8s} {task:12s} {n_rows:>9,} rows "
                           f"threads={setting:7s} built-in {entry['builtin_s']['median']:.3f}s focal "
                           f"{entry['focal_s']['median']:.3f}s ratio {entry['ratio']:.3f} "
@@ -332,11 +371,15 @@ def render_markdown(payload: dict) -> str:
         "public route, xgboost.train(obj=loss.xgboost_objective) / lightgbm.train with "
         "params['objective'] = loss.lightgbm_objective. NumPy obj: a hand-written "
         "NumPy objective with the built-in's own gradient and Hessian through the public custom-objective "
-        "route (obj= / objective=), the floor of that route.", "",
+        "route (obj= / objective=), the floor of that route. Gamma 0 (binary only): BinaryFocalLoss(0.0), "
+        "the logistic loss, through the focal contender's route: the built-in's gradient, Hessian and "
+        "trees, so gamma 0 / built-in is what the route costs and focal / gamma 0 what the focal loss "
+        "itself costs (kernel and trees).", "",
     ]
     header = ["booster", "task", "rows", "rounds x repeats", "threads", "built-in s", "focal s",
               "focal / built-in", "paired", "focal obj= / built-in", "NumPy obj / built-in",
-              "focal / NumPy obj", "leaves per round (built-in, focal, [focal obj=,] NumPy)"]
+              "focal / NumPy obj", "gamma 0 / built-in", "focal / gamma 0",
+              "leaves per round (built-in, focal, [focal obj=,] NumPy[, gamma 0])"]
 
     def leaves(r):
         counts = r.get("leaves_per_round", {})
@@ -346,9 +389,11 @@ def render_markdown(payload: dict) -> str:
               f"{r['builtin_s']['median']:.3f}", f"{r['focal_s']['median']:.3f}", f"**{r['ratio']:.3f}**",
               f"{r['ratio_paired']:.3f}", f"{r['ratio_focal_obj']:.3f}" if "ratio_focal_obj" in r else "-",
               f"{r['ratio_numpy']:.3f}" if "ratio_numpy" in r else "-",
-              f"{r['ratio_focal_numpy']:.3f}" if "ratio_focal_numpy" in r else "-", leaves(r)]
+              f"{r['ratio_focal_numpy']:.3f}" if "ratio_focal_numpy" in r else "-",
+              f"{r['ratio_gamma0']:.3f}" if "ratio_gamma0" in r else "-",
+              f"{r['ratio_focal_gamma0']:.3f}" if "ratio_focal_gamma0" in r else "-", leaves(r)]
              for r in payload["rows"]]
-    lines.append(common.markdown_table(header, table, "lllllrrrrrrrr"))
+    lines.append(common.markdown_table(header, table, "lllllrrrrrrrrrr"))
     return "\n".join(lines)
 
 

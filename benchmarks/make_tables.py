@@ -155,6 +155,7 @@ def training_speed_tables(speed: dict) -> List[str]:
     settings = sorted({r["threads"] for r in speed["rows"]}, key=lambda t: (t != "default", t))
     with_floor = any("ratio_numpy" in r for r in speed["rows"])
     with_obj_route = any("ratio_focal_obj" in r for r in speed["rows"])
+    with_gamma0 = any("ratio_gamma0" in r for r in speed["rows"])
     # Runs before loss.lightgbm_train timed LightGBM's public route as its focal contender.
     lightgbm_train = any("ratio_focal_obj" in r for r in speed["rows"] if r["booster"] == "lightgbm")
     lightgbm_focal = "loss.lightgbm_train" if lightgbm_train else "the objective in params"
@@ -166,7 +167,10 @@ def training_speed_tables(speed: dict) -> List[str]:
                 "route, xgboost.train(obj=loss.xgboost_objective)"
                 + (" / the objective in params" if lightgbm_train else "") if with_obj_route else "")
              + ("; NumPy obj: a NumPy objective with the built-in's own gradient through the public "
-                "custom-objective route, that route's floor" if with_floor else "") + "; "
+                "custom-objective route, that route's floor" if with_floor else "")
+             + ("; gamma 0 (binary): BinaryFocalLoss(0.0), the logistic loss, through the focal route: the "
+                "built-in's gradient and trees, so gamma 0 / built-in is the route's own cost" if with_gamma0 else "")
+             + "; "
              "`python benchmarks/bench_training_speed.py`, details and leaves per round in "
              "[benchmarks/results/training_speed_cpu.md](../benchmarks/results/training_speed_cpu.md)):", ""]
     header = ["booster", "task", "rows", "rounds x repeats"]
@@ -177,6 +181,8 @@ def training_speed_tables(speed: dict) -> List[str]:
             header += [f"focal obj= / built-in, {label}"]
         if with_floor:
             header += [f"NumPy obj / built-in, {label}"]
+        if with_gamma0:
+            header += [f"gamma 0 / built-in, {label}"]
     rows = []
     for (booster, task, n_rows), by_setting in cells.items():
         first = next(iter(by_setting.values()))
@@ -188,8 +194,10 @@ def training_speed_tables(speed: dict) -> List[str]:
                 row += ["-" if r is None or "ratio_focal_obj" not in r else f"{r['ratio_focal_obj']:.3f}"]
             if with_floor:
                 row += ["-" if r is None or "ratio_numpy" not in r else f"{r['ratio_numpy']:.3f}"]
+            if with_gamma0:
+                row += ["-" if r is None or "ratio_gamma0" not in r else f"{r['ratio_gamma0']:.3f}"]
         rows.append(row)
-    per_setting = "rr" + "r" * with_obj_route + "r" * with_floor
+    per_setting = "rr" + "r" * with_obj_route + "r" * with_floor + "r" * with_gamma0
     lines.append(common.markdown_table(header, rows, "llll" + per_setting * len(settings)))
     return lines
 
