@@ -42,7 +42,7 @@ Runs of focal and built-in alternate (built-in first in even repeats, focal firs
 one warm-up run of each (Numba compilation, caches); the table reports medians and the ratio of
 medians focal / built-in, plus the median of the per-repeat ratios ("paired").
 
-    python benchmarks/bench_training_speed.py                 # everything, ~35 min on 2 quiet cores
+    python benchmarks/bench_training_speed.py                 # everything, 42-50 min on 2 cores
     python benchmarks/bench_training_speed.py --quick         # 5,000 and 20,000 rows, 3 repeats
     python benchmarks/bench_training_speed.py --rows 5000,20000 --boosters xgboost --threads default
 
