@@ -122,8 +122,13 @@ def numpy_lightgbm_objective(preds: np.ndarray, train_data):
     return gradient, n_classes / (n_classes - 1.0) * p * (1.0 - p)
 
 
-# Every contender of either booster, in order; gamma0 (last) only for binary tasks.
+# Every contender of either booster, in order; gamma0 only for binary tasks (contenders_for).
 CONTENDERS = ("builtin", "focal", "focal_obj", "numpy", "gamma0")
+
+
+def contenders_for(n_classes: int) -> tuple:
+    """The contenders of a task with n_classes classes (2: binary, which alone has the gamma0 twin)."""
+    return tuple(c for c in CONTENDERS if c != "gamma0" or n_classes == 2)
 
 
 def gamma0_loss():
@@ -166,7 +171,7 @@ class XGBoostRun:
             prior_score = float(log_priors(y, 2))
         self.focal_params = {**self.params, "base_score": base_score, "disable_default_eval_metric": 1}
         self.numpy_params = {**self.params, "base_score": prior_score, "disable_default_eval_metric": 1}
-        self.contenders = CONTENDERS if n_classes == 2 else CONTENDERS[:-1]
+        self.contenders = contenders_for(n_classes)
         if n_classes == 2:
             self.gamma0 = gamma0_loss()
             self.gamma0_params = {**self.params, "base_score": self.gamma0.init_raw_prediction(y),
@@ -219,7 +224,7 @@ class LightGBMRun:
                                      free_raw_data=False).construct()
         self.with_prior = lgb.Dataset(X, label=y, init_score=prior, params=dataset_params,
                                       free_raw_data=False).construct()
-        self.contenders = CONTENDERS if n_classes == 2 else CONTENDERS[:-1]
+        self.contenders = contenders_for(n_classes)
         if n_classes == 2:
             self.gamma0 = gamma0_loss()
             self.with_gamma0_init = lgb.Dataset(

@@ -146,8 +146,9 @@ def probability_tables(quality: dict, source: str) -> List[str]:
 
 
 def training_speed_tables(speed: dict) -> List[str]:
-    """One row per booster, task and size: focal / built-in at default threads and at 1 thread, and
-    the floor of the custom-objective route (a NumPy objective with the built-in's gradient)."""
+    """One row per booster, task and size: focal / built-in at default threads and at 1 thread, the
+    floor of the custom-objective route (a NumPy objective with the built-in's gradient) and, for
+    binary tasks where the run has it, the gamma0 twin through the focal route (the route's cost)."""
     env = speed["environment"]
     cells = {}
     for r in speed["rows"]:
