@@ -323,7 +323,8 @@ def time_pair(run, rounds: int, repeats: int, threads: Optional[int]) -> dict:
     return result
 
 
-def run_all(args) -> List[dict]:
+def run_all(args, after_each=None) -> List[dict]:
+    """Every cell of ``args``; ``after_each(results)`` is called after each cell."""
     from boostfocal import BinaryFocalLoss, FocalLoss
 
     results = []
@@ -357,6 +358,8 @@ def run_all(args) -> List[dict]:
                           f"(paired {entry['ratio_paired']:.3f}; {obj_route}numpy / built-in "
                           f"{entry['ratio_numpy']:.3f}, focal / numpy {entry['ratio_focal_numpy']:.3f})",
                           file=sys.stderr, flush=True)
+                    if after_each is not None:
+                        after_each(results)
                 del run
     return results
 
@@ -432,13 +435,20 @@ def main(argv: Optional[List[str]] = None) -> int:
             and set(args.threads) == {"default", "1"} and args.repeats is None and args.rounds is None)
     payload = {"settings": {**vars(args), "command_line": command_line, "full": full},
                "environment": common.environment(args.device)}
-    start = time.perf_counter()
-    payload["rows"] = run_all(args)
-    payload["elapsed_s"] = time.perf_counter() - start
     stem = args.stem or f"training_speed_{args.device}" + ("" if full else "_subset")
-    markdown = render_markdown(payload)
-    print("\n".join(str(p) for p in common.write_results(stem, payload, markdown)))
-    print(markdown)
+    start = time.perf_counter()
+
+    def write(results, quiet=True):
+        # After every cell, so a run stopped by a time limit keeps the cells it finished.
+        payload["rows"] = results
+        payload["elapsed_s"] = time.perf_counter() - start
+        markdown = render_markdown(payload)
+        paths = common.write_results(stem, payload, markdown)
+        if not quiet:
+            print("\n".join(str(p) for p in paths))
+            print(markdown)
+
+    write(run_all(args, after_each=write), quiet=False)
     return 0
 
 

@@ -70,7 +70,7 @@ def kinds(X, y, k, rounds, device, xp):
     def focal_train():
         with warnings.catch_warnings():
             # A fallback would time the wrong thing: make it an error.
-            warnings.simplefilter("error", RuntimeWarning)
+            warnings.filterwarnings("error", message=".*falls back", category=RuntimeWarning)
             loss.xgboost_train(params, dtrain, rounds, verbose_eval=False,
                                features={dtrain: X_device},
                                _array_module=None if device != "cpu" else "numpy")
@@ -88,7 +88,7 @@ def kinds(X, y, k, rounds, device, xp):
     def focal_estimator():
         with warnings.catch_warnings():
             if device != "cpu":
-                warnings.simplefilter("error", RuntimeWarning)
+                warnings.filterwarnings("error", message=".*falls back", category=RuntimeWarning)
             FocalXGBClassifier(gamma=2.0, n_estimators=rounds, max_depth=MAX_DEPTH,
                                device=device).fit(X, y)
 
@@ -172,13 +172,16 @@ def main():
         device, xp = "cuda", cupy
         sizes = [tuple(int(part) for part in size.split("x")) for size in args.sizes.split(",")]
     result = {"machine": machine(), "rounds": args.rounds, "repeats": args.repeats, "device": device,
-              "sizes": [measure(n, k, args.rounds, args.repeats, device, xp) for n, k in sizes]}
+              "sizes": []}
     os.makedirs(args.out, exist_ok=True)
     stem = "xgboost_train_cuda" if not args.dry_run else "xgboost_train_cuda_dry_run"
-    with open(os.path.join(args.out, stem + ".json"), "w") as handle:
-        json.dump(result, handle, indent=1)
-    with open(os.path.join(args.out, stem + ".md"), "w") as handle:
-        handle.write(markdown(result))
+    for n, k in sizes:
+        result["sizes"].append(measure(n, k, args.rounds, args.repeats, device, xp))
+        # Written after every size: a run cut off by a time limit keeps the sizes it finished.
+        with open(os.path.join(args.out, stem + ".json"), "w") as handle:
+            json.dump(result, handle, indent=1)
+        with open(os.path.join(args.out, stem + ".md"), "w") as handle:
+            handle.write(markdown(result))
     print(markdown(result))
 
 
