@@ -22,7 +22,11 @@ OUT=${OUT:-/tmp/issue11_out}
 log() { echo "=== $(date +%T) $*"; }
 mkdir -p "$OUT" /tmp/x
 cp .devparts/xgbpart* /tmp/x/ 2>/dev/null
-export PYTHONPATH=/tmp/site:$PWD
+export PYTHONPATH=/tmp/shim:/tmp/site:$PWD
+# The H200 image pairs numba-cuda 0.30.4 with NumPy 2.5, which no longer has numpy.row_stack: its
+# CUDA target fails on first compile (numba_cuda/numba/cuda/cudaimpl.py). A shim for that image only.
+mkdir -p /tmp/shim
+echo 'import numpy; numpy.row_stack = getattr(numpy, "row_stack", numpy.vstack)' > /tmp/shim/sitecustomize.py
 
 if [ "$stage" = kernels ] || [ "$stage" = all ]; then
   log machine
