@@ -1,9 +1,12 @@
-"""Inside the boosters' callbacks: the focal kernel on Numba's pool or on the calling thread?
+"""Inside the boosters' callbacks: the focal kernel on the booster's OpenMP team, on Numba's pool, or
+on the calling thread?
 
 At the boosters' default threads (nothing set), trainings on the training-speed benchmark's synthetic
-data, three contenders interleaved in each repeat: the built-in objective, focal with every gradient
-call of more than one chunk of rows on Numba's pool, and focal with every call serial. Wall clock,
-medians of ``--repeats`` after a warm-up; ratios to the built-in.
+data, contenders interleaved in each repeat: the built-in objective; for XGBoost, focal on XGBoost's
+own OpenMP team (``team``, boostfocal/kernels/openmp_team.py, the default); focal with every gradient
+call of more than one chunk of rows on Numba's pool (``pool``) and focal with every call serial
+(``serial``), both with the team turned off (``BOOSTFOCAL_OPENMP_TEAM=0``). Wall clock, medians of
+``--repeats`` after a warm-up; ratios to the built-in.
 
 * ``--booster xgboost`` (``loss.xgboost_train``): the measurement behind
   ``threads.BOOSTER_PARALLEL_SAVING_FROM`` (XGBoost runs its own OpenMP runtime, a second pool).
@@ -19,6 +22,7 @@ Writes ``benchmarks/results/booster_threads_cpu.json`` and ``.md`` (``--stem`` n
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Dict, List
@@ -32,11 +36,12 @@ from bench_training_speed import RUNS, synthetic
 # LightGBM: the cells of the training-speed benchmark where its callbacks go parallel (more than one
 # chunk of rows) and the ratio sat near or above its target.
 CELLS = {
-    "xgboost": ((200_000, 7, 8), (200_000, 10, 8), (500_000, 2, 12), (2_000_000, 7, 3), (2_000_000, 2, 6)),
+    "xgboost": ((20_000, 7, 30), (20_000, 2, 90), (200_000, 7, 8), (200_000, 10, 8), (500_000, 2, 12),
+                (2_000_000, 7, 3), (2_000_000, 2, 6)),
     "lightgbm": ((5_000, 2, 180), (20_000, 2, 90), (20_000, 7, 30), (200_000, 7, 8), (200_000, 10, 8),
                  (200_000, 2, 24)),
 }
-CONTENDERS = ("builtin", "pool", "serial")
+CONTENDERS = {"xgboost": ("builtin", "team", "pool", "serial"), "lightgbm": ("builtin", "pool", "serial")}
 
 
 def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int) -> Dict[str, object]:
@@ -47,29 +52,33 @@ def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int
     loss = BinaryFocalLoss(2.0) if n_classes == 2 else FocalLoss(2.0)
     run = RUNS[booster](X, y, n_classes, loss, "cpu")
     saved = threads.BOOSTER_PARALLEL_SAVING_FROM
-    times: Dict[str, List[float]] = {c: [] for c in CONTENDERS}
+    contenders = CONTENDERS[booster]
+    times: Dict[str, List[float]] = {c: [] for c in contenders}
     try:
         run.train("builtin", 2, None)  # warm-up: compilation, caches
+        run.train("focal", 2, None)
+        os.environ["BOOSTFOCAL_OPENMP_TEAM"] = "0"
         run.train("focal", 2, None)
         # pool: every call of more than one chunk saves enough for it (threshold 0); serial: one
         # kernel thread, which sends every call to the serial compilation (the threshold alone
         # would not: LightGBM's callbacks on the shared pool skip it).
         threads.BOOSTER_PARALLEL_SAVING_FROM = 0
         for repeat in range(repeats):
-            for contender in (CONTENDERS if repeat % 2 == 0 else CONTENDERS[::-1]):
+            for contender in (contenders if repeat % 2 == 0 else contenders[::-1]):
                 threads.set_kernel_threads(1 if contender == "serial" else None)
+                os.environ["BOOSTFOCAL_OPENMP_TEAM"] = "1" if contender == "team" else "0"
                 start = time.perf_counter()
                 run.train("builtin" if contender == "builtin" else "focal", rounds, None)
                 times[contender].append(time.perf_counter() - start)
     finally:
         threads.BOOSTER_PARALLEL_SAVING_FROM = saved
         threads.set_kernel_threads(None)
-    medians = {c: float(np.median(times[c])) for c in CONTENDERS}
+        os.environ.pop("BOOSTFOCAL_OPENMP_TEAM", None)
+    medians = {c: float(np.median(times[c])) for c in contenders}
     entries = n_rows * (1 if n_classes == 2 else n_classes)
     return {"booster": booster, "n_rows": n_rows, "n_classes": n_classes, "rounds": rounds, "repeats": repeats,
             "entries": entries, "times_s": times, "median_s": medians,
-            "pool_ratio": medians["pool"] / medians["builtin"],
-            "serial_ratio": medians["serial"] / medians["builtin"]}
+            **{f"{c}_ratio": medians[c] / medians["builtin"] for c in contenders if c != "builtin"}}
 
 
 def render_markdown(payload: dict) -> str:
@@ -80,21 +89,22 @@ def render_markdown(payload: dict) -> str:
         "lightgbm": ("LightGBM", env.get("lightgbm"), "The objective in params"),
     }[booster]
     lines = [
-        f"# Focal kernel inside {name}'s callbacks: Numba's pool or the calling thread (default threads)", "",
+        f"# Focal kernel inside {name}'s callbacks: the booster's OpenMP team, Numba's pool or the calling thread (default threads)", "",
         f"`{payload.get('command', 'python benchmarks/bench_booster_threads.py')}` on {env['date']}: "
         f"{env.get('cpu_model')}, {env['cpu_count']} CPU cores, {name} {version}, Numba {env['numba']}. "
         f"{route}, gamma = 2, synthetic data of bench_training_speed.py, nothing set "
         "(default threads); wall clock, medians of interleaved repeats, ratios to the built-in objective.", "",
     ]
-    header = ["rows", "task", "entries", "rounds x repeats", "built-in s", "focal, pool / built-in",
-              "focal, serial / built-in", "faster"]
+    focal = [c for c in CONTENDERS[booster] if c != "builtin"]
+    header = ["rows", "task", "entries", "rounds x repeats", "built-in s"] + [
+        f"focal, {c} / built-in" for c in focal] + ["fastest"]
     rows = []
     for cell in payload["cells"]:
         task = "binary" if cell["n_classes"] == 2 else f"{cell['n_classes']} classes"
-        faster = "pool" if cell["pool_ratio"] < cell["serial_ratio"] else "serial"
+        fastest = min(focal, key=lambda c: cell.get(f"{c}_ratio", float("inf")))
         rows.append([f"{cell['n_rows']:,}", task, f"{cell['entries']:,}", f"{cell['rounds']} x {cell['repeats']}",
-                     f"{cell['median_s']['builtin']:.3f}", f"{cell['pool_ratio']:.3f}",
-                     f"{cell['serial_ratio']:.3f}", faster])
+                     f"{cell['median_s']['builtin']:.3f}"]
+                    + [f"{cell[f'{c}_ratio']:.3f}" if f"{c}_ratio" in cell else "-" for c in focal] + [fastest])
     lines.append(common.markdown_table(header, rows))
     return "\n".join(lines) + "\n"
 
@@ -103,6 +113,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--booster", choices=sorted(CELLS), default="xgboost")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--rows", default=None, help="comma-separated row counts: only the cells of these sizes")
     parser.add_argument("--stem", default=None, help="result file names (default: booster_threads_cpu, "
                         "booster_threads_lightgbm_cpu for --booster lightgbm)")
     args = parser.parse_args(argv)
@@ -110,13 +121,18 @@ def main(argv=None) -> int:
     payload = {"environment": common.environment("cpu"), "booster": args.booster,
                "command": common.command_line(__file__, argv),
                "cells": []}
+    sizes = None if args.rows is None else {int(float(r)) for r in args.rows.split(",")}
     for n_rows, n_classes, rounds in CELLS[args.booster]:
+        if sizes is not None and n_rows not in sizes:
+            continue
         cell = measure(args.booster, n_rows, n_classes, rounds, args.repeats)
-        print({k: cell[k] for k in ("n_rows", "n_classes", "pool_ratio", "serial_ratio")},
-              file=sys.stderr, flush=True)
+        print({k: round(v, 3) if isinstance(v, float) else v for k, v in cell.items()
+               if k in ("n_rows", "n_classes") or k.endswith("_ratio")}, file=sys.stderr, flush=True)
         payload["cells"].append(cell)
-    markdown = render_markdown(payload)
-    print("\n".join(str(p) for p in common.write_results(stem, payload, markdown)))
+        # After every cell, so that a run stopped by a time limit keeps the cells it finished.
+        markdown = render_markdown(payload)
+        paths = common.write_results(stem, payload, markdown)
+    print("\n".join(str(p) for p in paths))
     print(markdown)
     return 0
 

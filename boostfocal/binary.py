@@ -206,10 +206,14 @@ class BinaryFocalLoss(LossBase):
         weights = check.weight_array(sample_weight, raw.shape[0])
         return labels, raw, shape, self._alpha_pair(), weights
 
-    def _run(self, labels, raw, alpha, weights, loss_out, gradient_out, hessian_out) -> None:
+    def _run(self, labels, raw, alpha, weights, loss_out, gradient_out, hessian_out, team=None) -> None:
         from .kernels.binary import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
-        bad_row, bad_input = run_kernel(
+        found = None
+        if team is not None and loss_out.shape[0] == 0:
+            found = team.binary(labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
+                                self.hessian_floor, self.soft_labels, gradient_out, hessian_out)
+        bad_row, bad_input = found if found is not None else run_kernel(
             focal_loss_gradient_hessian, raw.shape, ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
             self.hessian_floor, self.soft_labels, loss_out, gradient_out, hessian_out,
@@ -259,15 +263,17 @@ class BinaryFocalLoss(LossBase):
         """The alpha argument of the kernel, (a_0, a_1); ``n_columns`` as for :class:`FocalLoss`."""
         return self._alpha_pair()
 
-    def _gradient_hessian_into(self, labels, raw, alpha, weights, gradient, hessian) -> None:
+    def _gradient_hessian_into(self, labels, raw, alpha, weights, gradient, hessian, team=None) -> None:
         """The kernel call of :meth:`gradient_hessian` on inputs checked as it checks them: labels
         from ``label_array``, raw predictions float32/float64 of shape (n,) or (n, 1), alpha from
         :meth:`_kernel_alpha`, weights float64 (n,) or empty, and two distinct writable
         C-contiguous float arrays of raw's shape. For loops that have checked their inputs once
-        (the XGBoost loop). Invalid label, weight and raw values are still found, and raise."""
+        (the XGBoost loop). Invalid label, weight and raw values are still found, and raise.
+        ``team``: a booster's OpenMP team (:mod:`.kernels.openmp_team`) to run the kernel on."""
         self._run(
             labels, raw.reshape(-1), alpha, weights, _NO_OUTPUT,
             gradient.reshape(-1), hessian.reshape(-1),  # (n,) views of (n,) or (n, 1)
+            team,
         )
 
     def predict_proba(self, raw_prediction) -> np.ndarray:

@@ -196,15 +196,19 @@ class FocalLoss(LossBase):
         """The alpha argument of the kernels for raw predictions with ``n_columns`` columns."""
         return self._alpha_vector(n_columns)
 
-    def _gradient_hessian_into(self, labels, raw, alpha, weights, gradient, hessian) -> None:
+    def _gradient_hessian_into(self, labels, raw, alpha, weights, gradient, hessian, team=None) -> None:
         """The kernel call of :meth:`gradient_hessian` on inputs checked as it checks them: labels
         from ``label_array``, raw predictions float32/float64 (n, K), alpha from
         :meth:`_kernel_alpha`, weights float64 (n,) or empty, and two distinct writable float
         arrays of shape (n, K). For loops that have checked their inputs once (the XGBoost loop).
-        Invalid label, weight and raw values are still found by the kernel, and raise."""
+        Invalid label, weight and raw values are still found by the kernel, and raise.
+        ``team``: a booster's OpenMP team (:mod:`.kernels.openmp_team`) to run the kernel on."""
         from .kernels.multiclass import ROWS_PER_CHUNK, focal_loss_gradient_hessian
 
-        bad_row, bad_input = run_kernel(
+        found = None if team is None else team.multiclass(
+            labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian], self.hessian_floor,
+            gradient, hessian)
+        bad_row, bad_input = found if found is not None else run_kernel(
             focal_loss_gradient_hessian, raw.shape, ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
             self.hessian_floor, gradient, hessian,

@@ -45,6 +45,11 @@ def _library():
     return core._LIB
 
 
+def library_path() -> str:
+    """Path of the XGBoost shared library this process loaded."""
+    return _library()._name
+
+
 def unavailable() -> Optional[str]:
     """Why the direct calls cannot run with the installed XGBoost, or None."""
     try:

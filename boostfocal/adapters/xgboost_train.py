@@ -101,6 +101,28 @@ def _cuda_obstacle() -> Optional[str]:
     return None
 
 
+def _openmp_team(booster_threads: int):
+    """XGBoost's OpenMP team for the kernels (:func:`boostfocal.kernels.openmp_team.team_of`), or
+    None: then the kernels follow :mod:`boostfocal.kernels.threads`' rules. The environment
+    variable ``BOOSTFOCAL_OPENMP_TEAM=0`` turns the team off (read at the start of each training)."""
+    import os
+
+    if os.environ.get("BOOSTFOCAL_OPENMP_TEAM", "1").strip() == "0":
+        return None
+    from ..kernels import openmp_team  # compiles (or loads) its workers at the first training
+
+    return openmp_team.team_of(xgboost_capi.library_path(), booster_threads)
+
+
+def _booster_threads(params: Mapping[str, Any]) -> int:
+    """XGBoost's ``nthread`` (alias ``n_jobs``) as set in ``params``; 0 for its default."""
+    value = params.get("nthread", params.get("n_jobs"))
+    try:
+        return int(value) if value is not None else 0
+    except (TypeError, ValueError):
+        return 0  # XGBoost itself rejects what is not a number
+
+
 def _params_for(loss, params, dtrain, xgb_model, init_score: bool) -> Tuple[Any, dict]:
     """(loss with alpha resolved from dtrain, params with the initial score baked in)."""
     labels, weights = labels_and_weights(dtrain)
@@ -165,7 +187,7 @@ def train(
         if xgboost_capi.unavailable() is not None:
             return xgboost.train(params, dtrain, num_boost_round, obj=loss.xgboost_objective,
                                  custom_metric=loss.xgboost_metric, **common)
-        return _train_loop(_PredictionCacheRoute(loss), params, dtrain, num_boost_round,
+        return _train_loop(_PredictionCacheRoute(loss, _booster_threads(params)), params, dtrain, num_boost_round,
                            features=None, missing=missing, **common)
     reason = _loop_obstacle(params, dtrain, evals, features)
     if reason is not None:
@@ -322,11 +344,13 @@ class _PredictionCacheRoute:
     weight and margin value in its pass.
     """
 
-    def __init__(self, loss):
+    def __init__(self, loss, booster_threads: int = 0):
         self.loss = loss
         self._hand_off = None
         self._alpha = None
         self._inputs = {}  # (id of the DMatrix, training) -> _CheckedInputs
+        self._booster_threads = booster_threads
+        self._team = None  # XGBoost's OpenMP team (kernels.openmp_team), found at the first round
 
     def margins(self, booster, dmatrix, features, missing):
         return _CachedMargins(self, booster, dmatrix)
@@ -346,10 +370,13 @@ class _PredictionCacheRoute:
             # float32 in the margins' shape, as the objective returns them to xgboost.train.
             hand_off = self._hand_off = xgboost_capi.GradientHandOff(margins.shape, margins.dtype)
             self._alpha = self.loss._kernel_alpha(1 if margins.ndim == 1 else margins.shape[1])
+            # The kernel runs on XGBoost's own threads where its OpenMP runtime allows: no second
+            # pool against its spinning one (kernels/openmp_team.py).
+            self._team = _openmp_team(self._booster_threads)
         with inside_booster():
             try:
                 self.loss._gradient_hessian_into(labels, margins, self._alpha, weights,
-                                                 hand_off.gradient, hand_off.hessian)
+                                                 hand_off.gradient, hand_off.hessian, self._team)
             except ValueError:
                 # A bad value the kernel found. Labels set in place since they were checked reach
                 # only the kernel: give the objective's message where it has one (it names the

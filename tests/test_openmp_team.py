@@ -1,0 +1,179 @@
+"""The gradient kernels on XGBoost's own OpenMP team (boostfocal/kernels/openmp_team.py): the same
+results as the serial kernels to the bit, the first bad row and input found across pieces, the team
+taken only where it applies, and the same boosters as without it."""
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+numba = pytest.importorskip("numba")
+xgboost = pytest.importorskip("xgboost")
+
+from boostfocal import BinaryFocalLoss, FocalLoss  # noqa: E402
+from boostfocal.adapters import xgboost_capi  # noqa: E402
+from boostfocal.kernels import binary, multiclass, openmp_team, threads  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not os.sys.platform.startswith("linux"), reason="GNU OpenMP runtimes: Linux")
+
+
+@pytest.fixture(scope="module")
+def team():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    found = openmp_team.team_of(xgboost_capi.library_path(), 3)
+    # XGBoost's Linux wheels run on a GNU OpenMP runtime, whose GOMP_parallel the team calls.
+    assert found is not None
+    assert os.path.basename(found.runtime_path).startswith("libgomp")
+    return found
+
+
+def multiclass_inputs(n, k, seed=0, weighted=False):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, k, n).astype(np.float32)
+    raw = (rng.normal(size=(n, k)) * 4).astype(np.float32)
+    raw[::97] *= 2000.0  # p_t -> 0 and -> 1 rows
+    weights = rng.random(n) + 0.1 if weighted else np.empty(0)
+    return labels, raw, rng.random(k) + 0.5, weights
+
+
+@pytest.mark.parametrize("n", [2049, 10_000, 65_537])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("policy", [multiclass.HESSIAN_EXACT, multiclass.HESSIAN_PSD, multiclass.HESSIAN_FLOOR])
+def test_multiclass_on_the_team_equals_the_serial_kernel_to_the_bit(team, n, weighted, policy):
+    labels, raw, alpha, weights = multiclass_inputs(n, 5, seed=n, weighted=weighted)
+    expected = [np.empty_like(raw), np.empty_like(raw)]
+    found = multiclass.focal_loss_gradient_hessian.serial(labels, raw, alpha, weights, 1.7, policy, 1e-6, *expected)
+    got = [np.full_like(raw, np.nan), np.full_like(raw, np.nan)]
+    assert team.multiclass(labels, raw, alpha, weights, 1.7, policy, 1e-6, *got) == tuple(found) == (-1, -1)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("n", [4097, 50_001])
+@pytest.mark.parametrize("soft_labels", [False, True])
+def test_binary_on_the_team_equals_the_serial_kernel_to_the_bit(team, n, soft_labels):
+    rng = np.random.default_rng(n)
+    labels = (rng.random(n) if soft_labels else (rng.random(n) < 0.2)).astype(np.float32)
+    raw = (rng.normal(size=n) * 5).astype(np.float32)
+    raw[::101] = 1e4
+    alpha, weights = np.array([0.3, 0.7]), rng.random(n)
+    expected = [np.empty_like(raw), np.empty_like(raw)]
+    found = binary.focal_loss_gradient_hessian.serial(labels, raw, alpha, weights, 2.5, binary.HESSIAN_PSD, 1e-6,
+                                                      soft_labels, np.empty(0, np.float32), *expected)
+    got = [np.full_like(raw, np.nan), np.full_like(raw, np.nan)]
+    result = team.binary(labels, raw, alpha, weights, 2.5, binary.HESSIAN_PSD, 1e-6, soft_labels, *got)
+    assert result == tuple(found) == (-1, -1)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_the_first_bad_row_and_input_over_the_pieces(team):
+    labels, raw, alpha, weights = multiclass_inputs(40_000, 4)
+    raw[31_000, 2], raw[12_345, 0] = np.nan, np.inf  # two bad rows in different pieces
+    labels[39_999], labels[20_001] = 4.0, 1.5  # out of range, not an integer
+    gradient, hessian = np.empty_like(raw), np.empty_like(raw)
+    assert team.multiclass(labels, raw, alpha, weights, 2.0, 0, 0.0, gradient, hessian) == (12_345, 20_001)
+    assert np.isnan(gradient[12_345]).all() and np.isnan(hessian[31_000]).all()
+    # And through the loss, the error names the problem (the complete checks rebuild it).
+    loss = FocalLoss(2.0)
+    with pytest.raises(ValueError, match="non-integer"):
+        loss._gradient_hessian_into(labels, raw, loss._kernel_alpha(4), weights, gradient, hessian, team)
+
+
+def test_what_the_team_does_not_take_returns_none(team):
+    labels, raw, alpha, weights = multiclass_inputs(10_000, 3)
+    out = [np.empty_like(raw), np.empty_like(raw)]
+    assert team.multiclass(labels, raw.astype(np.float64), alpha, weights, 2.0, 0, 0.0, *out) is None
+    assert team.multiclass(labels.astype(np.float64), raw, alpha, weights, 2.0, 0, 0.0, *out) is None
+    assert team.multiclass(labels, np.asfortranarray(raw), alpha, weights, 2.0, 0, 0.0, *out) is None
+    small = multiclass_inputs(2048, 3)  # one chunk: the calling thread, as run_kernel does
+    assert team.multiclass(*small, 2.0, 0, 0.0, np.empty_like(small[1]), np.empty_like(small[1])) is None
+    # The loss then computes it the ordinary way.
+    loss = FocalLoss(2.0)
+    raw64 = raw.astype(np.float64)
+    got = [np.empty_like(raw64), np.empty_like(raw64)]
+    loss._gradient_hessian_into(labels, raw64, loss._kernel_alpha(3), weights, *got, team)
+    expected = loss.gradient_hessian(labels.astype(np.int64), raw64)
+    np.testing.assert_array_equal(got[0], expected[0])
+
+
+def test_one_thread_or_the_switch_means_no_team(monkeypatch):
+    library = xgboost_capi.library_path()
+    assert openmp_team.team_of(library, 1) is None  # nthread=1
+    threads.set_kernel_threads(1)
+    try:
+        assert openmp_team.team_of(library, 8) is None
+    finally:
+        threads.set_kernel_threads(None)
+    monkeypatch.setattr(threads, "_pool_inherited", True)  # a fork child of a running pool
+    assert openmp_team.team_of(library, 8) is None
+    monkeypatch.undo()
+    from boostfocal.adapters import xgboost_train
+
+    monkeypatch.setenv("BOOSTFOCAL_OPENMP_TEAM", "0")
+    assert xgboost_train._openmp_team(8) is None
+    assert openmp_team.team_of("/nonexistent/libxgboost.so", 8) is None
+
+
+def train(loss, X, y, rounds=12, **params):
+    dtrain = xgboost.DMatrix(X, label=y)
+    base = {"tree_method": "hist", "max_depth": 4}
+    if not loss.is_binary:
+        base["num_class"] = int(y.max()) + 1
+    booster = loss.xgboost_train({**base, **params}, dtrain, rounds, verbose_eval=False)
+    return booster.predict(dtrain, output_margin=True)
+
+
+@pytest.mark.parametrize("loss", [FocalLoss(2.0, alpha="balanced"), BinaryFocalLoss(2.0, alpha=0.3)],
+                         ids=["multiclass", "binary"])
+def test_xgboost_train_grows_the_same_booster_with_and_without_the_team(loss, monkeypatch):
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30_000, 8)).astype(np.float32)
+    k = 2 if loss.is_binary else 5
+    y = np.argmax(X[:, :k] + rng.normal(size=(30_000, k)), axis=1)
+    used = []
+    original = openmp_team.OpenMPTeam._run
+
+    def recording(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        used.append(result is not None)
+        return result
+
+    monkeypatch.setattr(openmp_team.OpenMPTeam, "_run", recording)
+    with_team = train(loss, X, y, nthread=2)
+    assert used and all(used)  # every round's kernel ran on XGBoost's team
+    monkeypatch.setenv("BOOSTFOCAL_OPENMP_TEAM", "0")
+    used.clear()
+    without = train(loss, X, y, nthread=2)
+    assert not used
+    np.testing.assert_array_equal(with_team, without)
+
+
+def test_concurrent_trainings_on_their_own_teams_equal_one_at_a_time():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(20_000, 6)).astype(np.float32)
+    y = np.argmax(X[:, :4] + rng.normal(size=(20_000, 4)), axis=1)
+    loss = FocalLoss(2.0)
+    expected = train(loss, X, y, rounds=6, nthread=2)
+    results, errors = [None] * 3, []
+
+    def work(i):
+        try:
+            results[i] = train(loss, X, y, rounds=6, nthread=2)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors, errors
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
