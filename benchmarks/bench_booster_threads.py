@@ -54,21 +54,23 @@ def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int
     saved = threads.BOOSTER_PARALLEL_SAVING_FROM
     contenders = CONTENDERS[booster]
     times: Dict[str, List[float]] = {c: [] for c in contenders}
+    def train(contender, n_rounds):
+        threads.set_kernel_threads(1 if contender == "serial" else None)
+        os.environ["BOOSTFOCAL_OPENMP_TEAM"] = "1" if contender == "team" else "0"
+        run.train("builtin" if contender == "builtin" else "focal", n_rounds, None)
+
     try:
-        run.train("builtin", 2, None)  # warm-up: compilation, caches
-        run.train("focal", 2, None)
-        os.environ["BOOSTFOCAL_OPENMP_TEAM"] = "0"
-        run.train("focal", 2, None)
         # pool: every call of more than one chunk saves enough for it (threshold 0); serial: one
         # kernel thread, which sends every call to the serial compilation (the threshold alone
-        # would not: LightGBM's callbacks on the shared pool skip it).
+        # would not: LightGBM's callbacks on the shared pool skip it). Set before the warm-up, so
+        # that each contender's warm-up compiles and starts what its timed runs use.
         threads.BOOSTER_PARALLEL_SAVING_FROM = 0
+        for contender in contenders:
+            train(contender, 2)
         for repeat in range(repeats):
             for contender in (contenders if repeat % 2 == 0 else contenders[::-1]):
-                threads.set_kernel_threads(1 if contender == "serial" else None)
-                os.environ["BOOSTFOCAL_OPENMP_TEAM"] = "1" if contender == "team" else "0"
                 start = time.perf_counter()
-                run.train("builtin" if contender == "builtin" else "focal", rounds, None)
+                train(contender, rounds)
                 times[contender].append(time.perf_counter() - start)
     finally:
         threads.BOOSTER_PARALLEL_SAVING_FROM = saved
@@ -122,6 +124,9 @@ def main(argv=None) -> int:
                "command": common.command_line(__file__, argv),
                "cells": []}
     sizes = None if args.rows is None else {int(float(r)) for r in args.rows.split(",")}
+    if sizes is not None and not any(n_rows in sizes for n_rows, _, _ in CELLS[args.booster]):
+        parser.error(f"--rows: no cell of {sorted(sizes)} rows; the cells have "
+                     f"{sorted({n for n, _, _ in CELLS[args.booster]})}")
     for n_rows, n_classes, rounds in CELLS[args.booster]:
         if sizes is not None and n_rows not in sizes:
             continue

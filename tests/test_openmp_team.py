@@ -24,7 +24,7 @@ def team():
         pytest.skip("needs NUMBA_NUM_THREADS >= 2")
     found = openmp_team.team_of(xgboost_capi.library_path(), 3)
     # XGBoost's Linux wheels run on a GNU OpenMP runtime, whose GOMP_parallel the team calls.
-    assert found is not None
+    assert found is not None and found.workers >= 2
     assert os.path.basename(found.runtime_path).startswith("libgomp")
     return found
 
@@ -82,12 +82,96 @@ def test_the_first_bad_row_and_input_over_the_pieces(team):
         loss._gradient_hessian_into(labels, raw, loss._kernel_alpha(4), weights, gradient, hessian, team)
 
 
+def test_binary_first_bad_row_and_input_over_the_pieces(team):
+    rng = np.random.default_rng(5)
+    n = 60_000
+    labels, raw = (rng.random(n) < 0.3).astype(np.float32), rng.normal(size=n).astype(np.float32)
+    raw[50_000], raw[17_777] = np.inf, np.nan
+    labels[40_000] = 2.0  # not 0 or 1
+    weights = rng.random(n)
+    weights[33_333] = -1.0  # negative: earlier than the bad label
+    out = [np.empty_like(raw), np.empty_like(raw)]
+    result = team.binary(labels, raw, np.array([0.5, 0.5]), weights, 2.0, binary.HESSIAN_PSD, 1e-6, False, *out)
+    assert result == (17_777, 33_333)
+    assert np.isnan(out[0][17_777]) and np.isnan(out[1][50_000])
+
+
+def test_fewer_workers_than_team_threads_give_the_same_results(team):
+    """The team is XGBoost's size; the kernel thread setting may let fewer of its threads work."""
+    labels, raw, alpha, weights = multiclass_inputs(30_000, 6, seed=9, weighted=True)
+    expected = [np.empty_like(raw), np.empty_like(raw)]
+    multiclass.focal_loss_gradient_hessian.serial(labels, raw, alpha, weights, 2.0, 1, 1e-6, *expected)
+    one_worker = openmp_team.OpenMPTeam(team.runtime_path, team_threads=team.team_threads, workers=1)
+    got = [np.full_like(raw, np.nan), np.full_like(raw, np.nan)]
+    assert one_worker.multiclass(labels, raw, alpha, weights, 2.0, 1, 1e-6, *got) == (-1, -1)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    # No worker at all: no piece runs, and the call says so (None) instead of returning stale rows.
+    idle = openmp_team.OpenMPTeam(team.runtime_path, team_threads=team.team_threads, workers=0)
+    assert idle.multiclass(labels, raw, alpha, weights, 2.0, 1, 1e-6, *got) is None
+
+
+def test_the_team_takes_xgboosts_own_thread_count(monkeypatch):
+    class Runtime:  # stands in for the OpenMP library: 8 processors, OMP_NUM_THREADS=6
+        omp_get_num_procs = staticmethod(lambda: 8)
+        omp_get_max_threads = staticmethod(lambda: 6)
+        omp_get_thread_limit = staticmethod(lambda: 2**31 - 1)
+
+    monkeypatch.setattr(openmp_team, "cgroup_cpu_count", lambda: -1)
+    assert openmp_team.xgboost_threads(Runtime, 0) == 6  # unset: all XGBoost may use
+    assert openmp_team.xgboost_threads(Runtime, 4) == 4
+    assert openmp_team.xgboost_threads(Runtime, 12) == 6  # capped, as XGBoost caps it
+    monkeypatch.setattr(openmp_team, "cgroup_cpu_count", lambda: 3)  # a container's CPU quota
+    assert openmp_team.xgboost_threads(Runtime, 0) == 3
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"/sys/fs/cgroup/cpu.max": "150000 100000\n"}, 2),  # v2: rounded up
+    ({"/sys/fs/cgroup/cpu.max": "max 100000\n"}, -1),  # v2: no quota
+    ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "250000\n", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000\n"}, 2),
+    ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1\n", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000\n"}, -1),
+    ({}, -1),
+])
+def test_cgroup_cpu_quota_read_as_xgboost_reads_it(monkeypatch, files, expected):
+    import builtins
+    import io
+
+    real_open = builtins.open
+
+    def fake_open(path, *args, **kwargs):
+        if str(path).startswith("/sys/fs/cgroup"):
+            if path not in files:
+                raise FileNotFoundError(path)
+            return io.StringIO(files[path])
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(openmp_team.os.path, "exists", lambda path: path in files)
+    assert openmp_team.cgroup_cpu_count() == expected
+
+
+def test_booster_threads_from_params():
+    from boostfocal.adapters.xgboost_train import _booster_threads
+
+    assert _booster_threads({}) == 0
+    assert _booster_threads({"nthread": 3}) == 3
+    assert _booster_threads({"n_jobs": 5}) == 5
+    assert _booster_threads({"nthread": 2, "n_jobs": 7}) == 2
+    assert _booster_threads({"n_jobs": -1}) == -1  # XGBoost's "all", as 0
+    assert _booster_threads({"nthread": "4"}) == 4
+    assert _booster_threads({"nthread": None}) == 0
+
+
 def test_what_the_team_does_not_take_returns_none(team):
     labels, raw, alpha, weights = multiclass_inputs(10_000, 3)
     out = [np.empty_like(raw), np.empty_like(raw)]
     assert team.multiclass(labels, raw.astype(np.float64), alpha, weights, 2.0, 0, 0.0, *out) is None
     assert team.multiclass(labels.astype(np.float64), raw, alpha, weights, 2.0, 0, 0.0, *out) is None
     assert team.multiclass(labels, np.asfortranarray(raw), alpha, weights, 2.0, 0, 0.0, *out) is None
+    assert team.multiclass(labels[:-1], raw, alpha, weights, 2.0, 0, 0.0, *out) is None  # shapes
+    assert team.multiclass(labels, raw, alpha, np.ones(5), 2.0, 0, 0.0, *out) is None
+    assert team.binary(labels, raw[:, 0].copy(), np.array([0.5, 0.5]), weights, 2.0, 0, 0.0, False,
+                       np.empty(0, np.float32), np.empty(0, np.float32)) is None  # (0,) outputs
     small = multiclass_inputs(2048, 3)  # one chunk: the calling thread, as run_kernel does
     assert team.multiclass(*small, 2.0, 0, 0.0, np.empty_like(small[1]), np.empty_like(small[1])) is None
     # The loss then computes it the ordinary way.
@@ -117,8 +201,8 @@ def test_one_thread_or_the_switch_means_no_team(monkeypatch):
     assert openmp_team.team_of("/nonexistent/libxgboost.so", 8) is None
 
 
-def train(loss, X, y, rounds=12, **params):
-    dtrain = xgboost.DMatrix(X, label=y)
+def train(loss, X, y, rounds=12, weights=None, **params):
+    dtrain = xgboost.DMatrix(X, label=y, weight=weights)
     base = {"tree_method": "hist", "max_depth": 4}
     if not loss.is_binary:
         base["num_class"] = int(y.max()) + 1
@@ -144,18 +228,29 @@ def test_xgboost_train_grows_the_same_booster_with_and_without_the_team(loss, mo
         return result
 
     monkeypatch.setattr(openmp_team.OpenMPTeam, "_run", recording)
-    with_team = train(loss, X, y, nthread=2)
-    assert used and all(used)  # every round's kernel ran on XGBoost's team
+    weights = rng.random(len(y)) + 0.5
+    with_team = [train(loss, X, y, nthread=2), train(loss, X, y, weights=weights)]
+    assert len(used) == 24 and all(used)  # every round's kernel ran on XGBoost's team
     monkeypatch.setenv("BOOSTFOCAL_OPENMP_TEAM", "0")
     used.clear()
-    without = train(loss, X, y, nthread=2)
+    without = [train(loss, X, y, nthread=2), train(loss, X, y, weights=weights)]
     assert not used
-    np.testing.assert_array_equal(with_team, without)
+    for a, b in zip(with_team, without):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_concurrent_trainings_on_their_own_teams_equal_one_at_a_time():
+def test_concurrent_trainings_on_their_own_teams_equal_one_at_a_time(monkeypatch):
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    used = []
+    original = openmp_team.OpenMPTeam._run
+
+    def recording(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        used.append(result is not None)  # list.append is atomic under the GIL
+        return result
+
+    monkeypatch.setattr(openmp_team.OpenMPTeam, "_run", recording)
     rng = np.random.default_rng(4)
     X = rng.normal(size=(20_000, 6)).astype(np.float32)
     y = np.argmax(X[:, :4] + rng.normal(size=(20_000, 4)), axis=1)
@@ -175,5 +270,6 @@ def test_concurrent_trainings_on_their_own_teams_equal_one_at_a_time():
     for worker in workers:
         worker.join()
     assert not errors, errors
+    assert len(used) == 4 * 6 and all(used)  # four trainings of 6 rounds, all on a team
     for result in results:
         np.testing.assert_array_equal(result, expected)

@@ -46,6 +46,7 @@ with the CPU kernels for the tests (``_array_module="numpy"``), where it must gi
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, Mapping, Optional, Sequence, Tuple
 
@@ -105,11 +106,9 @@ def _openmp_team(booster_threads: int):
     """XGBoost's OpenMP team for the kernels (:func:`boostfocal.kernels.openmp_team.team_of`), or
     None: then the kernels follow :mod:`boostfocal.kernels.threads`' rules. The environment
     variable ``BOOSTFOCAL_OPENMP_TEAM=0`` turns the team off (read at the start of each training)."""
-    import os
-
     if os.environ.get("BOOSTFOCAL_OPENMP_TEAM", "1").strip() == "0":
         return None
-    from ..kernels import openmp_team  # compiles (or loads) its workers at the first training
+    from ..kernels import openmp_team  # its workers compile (or load) at the first team
 
     return openmp_team.team_of(xgboost_capi.library_path(), booster_threads)
 

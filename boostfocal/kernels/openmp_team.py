@@ -18,14 +18,15 @@ float32 (XGBoost's label vector), margins float32 (its prediction cache), weight
 (0,), alpha float64, gradient and Hessian float32, all C-contiguous, more than one chunk of rows.
 For anything else the team's methods return None and the caller goes through
 :func:`.threads.run_kernel`. Measured on 16 cores, focal / built-in training time with the kernel on
-XGBoost's team, on Numba's pool and serial: 1.026 / 2.418 / 1.045 at 20,000 x 7, 1.039 / 1.374 / 1.791
-at 200,000 x 10 (docs/threads.md, benchmarks/bench_booster_threads.py).
+XGBoost's team, on Numba's pool and serial: 1.114 / 1.576 / 1.454 at 200,000 x 7, 1.039 / 1.374 /
+1.791 at 200,000 x 10 (docs/threads.md, benchmarks/bench_booster_threads.py).
 """
 
 from __future__ import annotations
 
 import ctypes
-import struct
+import math
+import os
 import sys
 import threading
 
@@ -42,7 +43,9 @@ from .multiclass import _float64_from_bits
 NEXT_PIECE, N_PIECES, ROWS_PER_PIECE, N_ROWS, N_CLASSES = 0, 1, 2, 3, 4
 LABELS, RAW, ALPHA, N_ALPHA, WEIGHTS, N_WEIGHTS = 5, 6, 7, 8, 9, 10
 GAMMA_BITS, POLICY, FLOOR_BITS, GRADIENT, HESSIAN, RESULTS, SOFT_LABELS = 11, 12, 13, 14, 15, 16, 17
-CONTEXT_SLOTS = 18
+JOINED, WORKERS = 18, 19  # threads of the team that joined so far; how many may work
+CONTEXT_SLOTS = 20
+NOT_RUN = -2  # result slots before their piece runs (a piece writes -1 or a row)
 
 # The serial compilations, as globals: Numba resolves a module global, not an attribute chain.
 _multiclass_serial = multiclass.focal_loss_gradient_hessian.serial
@@ -97,14 +100,16 @@ def _shared_inputs(context):
 
 @numba.njit(inline="always")
 def _record(results, piece, start, bad_row, bad_input):
+    """A piece's (bad row, bad input), made rows of the whole input, into its two result slots."""
     results[2 * piece] = bad_row + start if bad_row >= 0 else -1
     results[2 * piece + 1] = bad_input + start if bad_input >= 0 else -1
 
 
-@numba.cfunc(types.void(types.voidptr), cache=True, error_model="numpy")
 def multiclass_worker(context_address):
     """One thread's share of ``multiclass.focal_loss_gradient_hessian`` (float32 labels and margins)."""
     context = numba.carray(context_address, (CONTEXT_SLOTS,), np.int64)
+    if _fetch_add(context, JOINED, 1) >= context[WORKERS]:
+        return  # the team is XGBoost's size; the kernel thread setting may allow fewer
     n, k = context[N_ROWS], context[N_CLASSES]
     labels, alpha, weights, results, gamma, floor = _shared_inputs(context)
     raw = numba.carray(_address(context[RAW]), (n, k), np.float32)
@@ -122,10 +127,11 @@ def multiclass_worker(context_address):
         _record(results, piece, start, bad_row, bad_input)
 
 
-@numba.cfunc(types.void(types.voidptr), cache=True, error_model="numpy")
 def binary_worker(context_address):
     """One thread's share of ``binary.focal_loss_gradient_hessian`` (float32 labels and margins)."""
     context = numba.carray(context_address, (CONTEXT_SLOTS,), np.int64)
+    if _fetch_add(context, JOINED, 1) >= context[WORKERS]:
+        return
     n = context[N_ROWS]
     labels, alpha, weights, results, gamma, floor = _shared_inputs(context)
     raw = numba.carray(_address(context[RAW]), (n,), np.float32)
@@ -143,13 +149,27 @@ def binary_worker(context_address):
         _record(results, piece, start, bad_row, bad_input)
 
 
+_compiled = {}  # "multiclass" / "binary" -> the cfunc, compiled (or loaded from Numba's cache) once
+
+
+def _workers():
+    """The two workers as ``cfunc``s, compiled at the first team rather than at import, so that
+    a failure to compile costs the team only (:func:`team_of` returns None), not the import."""
+    if not _compiled:
+        signature = types.void(types.voidptr)
+        for name, function in (("multiclass", multiclass_worker), ("binary", binary_worker)):
+            _compiled[name] = numba.cfunc(signature, cache=True, error_model="numpy")(function)
+    return _compiled
+
+
 def _float_bits(value) -> int:
-    """The bits of a float64 as an int64, for a context slot (the workers cast them back)."""
-    return struct.unpack("<q", struct.pack("<d", float(value)))[0]
+    """The bits of a float64 as an int64, in the machine's byte order, for a context slot (the
+    workers reinterpret them, no conversion)."""
+    return int(np.float64(value).view(np.int64))
 
 
-def _first(results):
-    """(first bad row, first bad input) over the pieces, in row order; -1 for none."""
+def _first_bad_over_pieces(results):
+    """(first bad row, first bad input) over the pieces' result pairs, in row order; -1 for none."""
     rows, inputs = results[0::2], results[1::2]
     found_rows, found_inputs = rows[rows >= 0], inputs[inputs >= 0]
     return (int(found_rows[0]) if found_rows.size else -1,
@@ -158,43 +178,54 @@ def _first(results):
 
 class OpenMPTeam:
     """``GOMP_parallel`` of one OpenMP runtime (a GNU libgomp, or LLVM's libomp, which exports the
-    same entry point), driving :data:`multiclass_worker` / :data:`binary_worker`.
+    same entry point), driving the workers.
 
-    ``threads``: the team size to ask for, the booster's own thread count (its team is then reused
-    as it stands). Pieces: about four per thread, so that a thread that joins late takes fewer.
+    ``team_threads``: the team size to ask for, the booster's own thread count, so that its team is
+    reused as it stands (a team of another size makes the runtime stop or start threads).
+    ``workers``: how many of them work (the kernel thread setting may allow fewer; the others
+    return at once). Pieces: about four per worker, so that a thread that joins late takes fewer.
     """
 
-    def __init__(self, runtime_path: str, threads: int):
+    def __init__(self, runtime_path: str, team_threads: int, workers: int):
         library = ctypes.CDLL(runtime_path)  # already mapped by the booster: a new handle only
         self._parallel = library.GOMP_parallel
         self._parallel.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
         self._parallel.restype = None
+        self._workers = _workers()
         self.runtime_path = runtime_path
-        self.threads = int(threads)
+        self.team_threads = int(team_threads)
+        self.workers = min(int(workers), self.team_threads)
         self._context = np.zeros(CONTEXT_SLOTS, dtype=np.int64)
         self._results = np.empty(0, dtype=np.int64)
         self._lock = threading.Lock()  # one context vector: one call at a time per team object
 
-    def _takes(self, labels, raw, alpha, weights, gradient, hessian, rows_per_chunk) -> bool:
+    @staticmethod
+    def _takes(labels, raw, alpha, weights, gradient, hessian, rows_per_chunk) -> bool:
         """Whether the workers take these arrays: more than one chunk of rows (one chunk runs on
-        the calling thread, as :func:`.threads.run_kernel` runs it), the dtypes above, C-contiguous."""
-        return (raw.shape[0] > rows_per_chunk and labels.dtype == np.float32
-                and raw.dtype == np.float32 and gradient.dtype == np.float32
-                and hessian.dtype == np.float32 and weights.dtype == np.float64
-                and alpha.dtype == np.float64
+        the calling thread, as :func:`.threads.run_kernel` runs it), the dtypes above, matching
+        shapes (the workers read raw addresses), C-contiguous."""
+        n = raw.shape[0]
+        return (n > rows_per_chunk and labels.dtype == np.float32 and raw.dtype == np.float32
+                and gradient.dtype == np.float32 and hessian.dtype == np.float32
+                and weights.dtype == np.float64 and alpha.dtype == np.float64
+                and labels.shape == (n,) and gradient.shape == raw.shape == hessian.shape
+                and weights.ndim == 1 and weights.shape[0] in (0, n) and alpha.ndim == 1
+                and alpha.shape[0] >= (raw.shape[1] if raw.ndim == 2 else 2)
                 and all(a.flags.c_contiguous for a in (labels, raw, alpha, weights, gradient, hessian)))
 
-    def _run(self, worker, labels, raw, alpha, weights, gamma, policy, floor, gradient, hessian,
+    def _run(self, kind, labels, raw, alpha, weights, gamma, policy, floor, gradient, hessian,
              rows_per_chunk, soft_labels=False):
         if not self._takes(labels, raw, alpha, weights, gradient, hessian, rows_per_chunk):
             return None
         n = raw.shape[0]
-        n_pieces = min(4 * self.threads, -(-n // rows_per_chunk))
+        n_pieces = min(4 * max(self.workers, 1), -(-n // rows_per_chunk))
         rows_per_piece = -(-n // n_pieces)
         n_pieces = -(-n // rows_per_piece)
         with self._lock:
             if self._results.shape[0] < 2 * n_pieces:
                 self._results = np.empty(2 * n_pieces, dtype=np.int64)
+            results = self._results[:2 * n_pieces]
+            results[:] = NOT_RUN
             context = self._context
             context[:] = 0
             context[N_PIECES], context[ROWS_PER_PIECE], context[N_ROWS] = n_pieces, rows_per_piece, n
@@ -205,40 +236,84 @@ class OpenMPTeam:
             context[GAMMA_BITS], context[FLOOR_BITS] = _float_bits(gamma), _float_bits(floor)
             context[POLICY], context[SOFT_LABELS] = policy, int(bool(soft_labels))
             context[GRADIENT], context[HESSIAN] = gradient.ctypes.data, hessian.ctypes.data
-            context[RESULTS] = self._results.ctypes.data
+            context[RESULTS], context[WORKERS] = results.ctypes.data, self.workers
             # The arrays stay referenced by the caller for the call; ctypes releases the GIL, and
             # the workers touch no Python object.
-            # The whole team even for fewer pieces (threads without one return at once): a team of
-            # the size XGBoost's loops use is reused as it stands, with no threads docked or added.
-            self._parallel(worker.address, context.ctypes.data, self.threads, 0)
-            return _first(self._results[:2 * n_pieces])
+            self._parallel(self._workers[kind].address, context.ctypes.data, self.team_threads, 0)
+            if (results == NOT_RUN).any():
+                # A piece that did not finish (a worker failed, e.g. out of memory for its scratch):
+                # nothing to trust; the caller computes the whole call the ordinary way.
+                return None
+            return _first_bad_over_pieces(results)
 
     def multiclass(self, labels, raw, alpha, weights, gamma, policy, floor, gradient, hessian):
         """``multiclass.focal_loss_gradient_hessian``'s (bad row, bad input) on the team, or None
-        when the workers do not take these arrays (then nothing was computed)."""
-        return self._run(multiclass_worker, labels, raw, alpha, weights, gamma, policy, floor,
+        when the workers do not take these arrays (then the caller computes them)."""
+        return self._run("multiclass", labels, raw, alpha, weights, gamma, policy, floor,
                          gradient, hessian, multiclass.ROWS_PER_CHUNK)
 
     def binary(self, labels, raw, alpha, weights, gamma, policy, floor, soft_labels, gradient, hessian):
         """As :meth:`multiclass`, for ``binary.focal_loss_gradient_hessian`` on (n,) margins."""
-        return self._run(binary_worker, labels, raw, alpha, weights, gamma, policy, floor,
+        return self._run("binary", labels, raw, alpha, weights, gamma, policy, floor,
                          gradient, hessian, binary.ROWS_PER_CHUNK, soft_labels)
 
 
-def team_of(booster_library: str, booster_threads: int = 0):
-    """An :class:`OpenMPTeam` on the OpenMP runtime that ``booster_library`` (a mapped shared
-    library) runs on, or None: where there is no such runtime with ``GOMP_parallel`` (other
-    systems, other runtimes), in a process forked from one whose Numba pool ran (the rule of
-    :mod:`.threads`), or where the kernels get one thread.
+def _read_ints(path):
+    """The whitespace-separated integers of a small system file; [] when unreadable or not all
+    integers (cgroup v2 writes "max" for no quota)."""
+    try:
+        with open(path) as file:
+            return [int(word) for word in file.read(256).split()]
+    except (OSError, ValueError):
+        return []
 
-    ``booster_threads``: the booster's thread setting (XGBoost's ``nthread``; 0 or less for its
-    default, which is the runtime's ``min(omp_get_num_procs(), omp_get_max_threads())``, as
-    XGBoost's ``common::OmpGetNumThreads`` takes it). The kernel thread setting
-    (:func:`.threads.set_kernel_threads`, ``NUMBA_NUM_THREADS``) caps it.
+
+def cgroup_cpu_count() -> int:
+    """The CPU quota of this process's cgroup as XGBoost 3.2 reads it (``common::GetCfsCPUCount``,
+    src/common/threading_utils.cc), or -1 for none: cgroup v2 ``/sys/fs/cgroup/cpu.max`` ("quota
+    period", rounded up; "max" means none), else v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``
+    (rounded down), at least 1."""
+    if os.path.exists("/sys/fs/cgroup/cpu.max"):
+        values = _read_ints("/sys/fs/cgroup/cpu.max")
+        if len(values) >= 2 and values[0] > 0 and values[1] > 0:
+            return max(math.ceil(values[0] / values[1]), 1)
+        return -1
+    quota, period = _read_ints("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), _read_ints("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    if quota and period and quota[0] > 0 and period[0] > 0:
+        return max(quota[0] // period[0], 1)
+    return -1
+
+
+def xgboost_threads(library, nthread: int) -> int:
+    """The threads XGBoost 3.2 trains on (``Context::Threads``): ``nthread`` (0 or less: all),
+    capped by the runtime's ``min(omp_get_num_procs(), omp_get_max_threads(),
+    omp_get_thread_limit())`` (``common::OmpGetNumThreads``) and by the cgroup's CPU quota."""
+    most = min(library.omp_get_num_procs(), library.omp_get_max_threads(), library.omp_get_thread_limit())
+    threads = most if nthread is None or nthread <= 0 else min(int(nthread), most)
+    quota = cgroup_cpu_count()
+    if quota > 0:
+        threads = min(threads, quota)
+    return max(threads, 1)
+
+
+def team_of(booster_library: str, booster_threads: int = 0):
+    """An :class:`OpenMPTeam` on the OpenMP runtime that XGBoost's ``booster_library`` (a mapped
+    shared library) runs on, or None: on other systems, where there is no such runtime with
+    ``GOMP_parallel``, in a process forked from one whose Numba pool ran (the rule of
+    :mod:`.threads`), where XGBoost or the kernels get one thread, or where the workers fail to
+    compile (with a warning).
+
+    ``booster_threads``: XGBoost's ``nthread`` as set (0 or less for its default); the team takes
+    XGBoost's own count of it (:func:`xgboost_threads`), of which the kernel thread setting
+    (:func:`.threads.set_kernel_threads`, else ``NUMBA_NUM_THREADS``) says how many work.
     """
     from . import threads as kernel_threads
 
     if kernel_threads._pool_inherited or not sys.platform.startswith("linux"):
+        return None
+    requested = kernel_threads.get_kernel_threads()
+    most = numba.config.NUMBA_NUM_THREADS if requested is None else min(requested, numba.config.NUMBA_NUM_THREADS)
+    if most <= 1 or booster_threads == 1:
         return None
     runtime = kernel_threads._openmp_runtime_of(booster_library, kernel_threads._mapped_openmp_runtimes())
     if runtime is None:
@@ -246,11 +321,16 @@ def team_of(booster_library: str, booster_threads: int = 0):
     try:
         library = ctypes.CDLL(runtime)
         library.GOMP_parallel  # noqa: B018 (raises AttributeError where it is missing)
-        if booster_threads is None or booster_threads <= 0:
-            booster_threads = min(library.omp_get_num_procs(), library.omp_get_max_threads())
+        team_threads = xgboost_threads(library, booster_threads)
     except (OSError, AttributeError):
         return None
-    requested = kernel_threads.get_kernel_threads()
-    most = numba.config.NUMBA_NUM_THREADS if requested is None else min(requested, numba.config.NUMBA_NUM_THREADS)
-    threads = min(int(booster_threads), most)
-    return OpenMPTeam(runtime, threads) if threads > 1 else None
+    if team_threads <= 1:
+        return None
+    try:
+        return OpenMPTeam(runtime, team_threads, min(team_threads, most))
+    except Exception as error:  # noqa: BLE001 (a Numba that cannot compile the workers)
+        import warnings
+
+        warnings.warn(f"boostfocal: the kernels cannot run on XGBoost's OpenMP threads ({error!r}); "
+                      "they run on the calling thread or Numba's pool instead", RuntimeWarning, stacklevel=2)
+        return None
