@@ -31,7 +31,6 @@ xz -9 -T0 -c "$so" > /tmp/issue11_wheels/libxgboost.so.xz
 split -b 56m -d /tmp/issue11_wheels/libxgboost.so.xz .devparts/xgbpart
 cp /tmp/issue11_wheels/lightgbm-4.7.0-*.whl .dev2/
 ls -la .devparts .dev2
-echo "device calls: one per part but the last (carry .devparts/xgbpartNN; command:"
-echo "  mkdir -p /tmp/x && cp .devparts/xgbpart* /tmp/x/), each within the 30 s warm window, then"
-echo "the last (carry the last .devparts/xgbpartNN and .dev2; timeout_s 600):"
-echo "  bash benchmarks/device/run_gpu_issue11.sh"
+echo "device calls (see run_gpu_issue11.sh's header), the second within 30 s of the first:"
+echo "  1. carry .devparts/xgbpart00, timeout_s 130: bash benchmarks/device/run_gpu_issue11.sh kernels"
+echo "  2. carry .devparts/xgbpart01 and .dev2, timeout_s 520: bash benchmarks/device/run_gpu_issue11.sh rest"
