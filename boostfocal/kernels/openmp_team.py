@@ -11,7 +11,8 @@ serial compilation of the kernel on them. Same kernel, same arithmetic per row, 
 as the serial and the Numba-parallel calls, bit for bit.
 
 A piece's results (first bad row, first bad input; -1 for none) go to its own slots; the caller
-takes the first row over the pieces in row order, as the parallel kernels do over their chunks.
+takes the first row over the pieces in row order (``multiclass._first_bad_row``, as the parallel
+kernels take it over their chunks).
 
 The workers take one dtype combination, the one of XGBoost's CPU loop (``xgboost_train``): labels
 float32 (XGBoost's label vector), margins float32 (its prediction cache), weights float64 (n,) or
@@ -25,6 +26,7 @@ XGBoost's team, on Numba's pool and serial: 1.114 / 1.576 / 1.454 at 200,000 x 7
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 import sys
@@ -100,9 +102,11 @@ def _shared_inputs(context):
 
 @numba.njit(inline="always")
 def _record(results, piece, start, bad_row, bad_input):
-    """A piece's (bad row, bad input), made rows of the whole input, into its two result slots."""
-    results[2 * piece] = bad_row + start if bad_row >= 0 else -1
-    results[2 * piece + 1] = bad_input + start if bad_input >= 0 else -1
+    """A piece's (bad row, bad input), made rows of the whole input, into its slots: bad rows in the
+    first half of ``results``, bad inputs in the second, each in piece (so row) order."""
+    n_pieces = results.shape[0] // 2
+    results[piece] = bad_row + start if bad_row >= 0 else -1
+    results[n_pieces + piece] = bad_input + start if bad_input >= 0 else -1
 
 
 def multiclass_worker(context_address):
@@ -166,14 +170,6 @@ def _float_bits(value) -> int:
     """The bits of a float64 as an int64, in the machine's byte order, for a context slot (the
     workers reinterpret them, no conversion)."""
     return int(np.float64(value).view(np.int64))
-
-
-def _first_bad_over_pieces(results):
-    """(first bad row, first bad input) over the pieces' result pairs, in row order; -1 for none."""
-    rows, inputs = results[0::2], results[1::2]
-    found_rows, found_inputs = rows[rows >= 0], inputs[inputs >= 0]
-    return (int(found_rows[0]) if found_rows.size else -1,
-            int(found_inputs[0]) if found_inputs.size else -1)
 
 
 class OpenMPTeam:
@@ -244,7 +240,9 @@ class OpenMPTeam:
                 # A piece that did not finish (a worker failed, e.g. out of memory for its scratch):
                 # nothing to trust; the caller computes the whole call the ordinary way.
                 return None
-            return _first_bad_over_pieces(results)
+            # The first over the pieces in row order, as the parallel kernels take it over chunks.
+            return (int(multiclass._first_bad_row(results[:n_pieces])),
+                    int(multiclass._first_bad_row(results[n_pieces:])))
 
     def multiclass(self, labels, raw, alpha, weights, gamma, policy, floor, gradient, hessian):
         """``multiclass.focal_loss_gradient_hessian``'s (bad row, bad input) on the team, or None
@@ -296,6 +294,24 @@ def xgboost_threads(library, nthread: int) -> int:
     return max(threads, 1)
 
 
+@functools.lru_cache(maxsize=None)
+def _runtime_of(booster_library: str):
+    """(path, ctypes handle) of the OpenMP runtime with ``GOMP_parallel`` that ``booster_library``
+    runs on, or None. Once per library and process: reading the mappings and the ELF headers took
+    about 4 ms, at the start of every training otherwise."""
+    from .threads import _mapped_openmp_runtimes, _openmp_runtime_of
+
+    path = _openmp_runtime_of(booster_library, _mapped_openmp_runtimes())
+    if path is None:
+        return None
+    try:
+        library = ctypes.CDLL(path)  # already mapped by the booster: a new handle only
+        library.GOMP_parallel  # noqa: B018 (raises AttributeError where it is missing)
+    except (OSError, AttributeError):
+        return None
+    return path, library
+
+
 def team_of(booster_library: str, booster_threads: int = 0):
     """An :class:`OpenMPTeam` on the OpenMP runtime that XGBoost's ``booster_library`` (a mapped
     shared library) runs on, or None: on other systems, where there is no such runtime with
@@ -311,23 +327,17 @@ def team_of(booster_library: str, booster_threads: int = 0):
 
     if kernel_threads._pool_inherited or not sys.platform.startswith("linux"):
         return None
-    requested = kernel_threads.get_kernel_threads()
-    most = numba.config.NUMBA_NUM_THREADS if requested is None else min(requested, numba.config.NUMBA_NUM_THREADS)
+    most = kernel_threads.kernel_thread_cap()
     if most <= 1 or booster_threads == 1:
         return None
-    runtime = kernel_threads._openmp_runtime_of(booster_library, kernel_threads._mapped_openmp_runtimes())
+    runtime = _runtime_of(booster_library)
     if runtime is None:
         return None
-    try:
-        library = ctypes.CDLL(runtime)
-        library.GOMP_parallel  # noqa: B018 (raises AttributeError where it is missing)
-        team_threads = xgboost_threads(library, booster_threads)
-    except (OSError, AttributeError):
-        return None
+    team_threads = xgboost_threads(runtime[1], booster_threads)
     if team_threads <= 1:
         return None
     try:
-        return OpenMPTeam(runtime, team_threads, min(team_threads, most))
+        return OpenMPTeam(runtime[0], team_threads, min(team_threads, most))
     except Exception as error:  # noqa: BLE001 (a Numba that cannot compile the workers)
         import warnings
 

@@ -296,6 +296,14 @@ def shares_numbas_openmp(booster_library) -> bool:
     return shared
 
 
+def kernel_thread_cap() -> int:
+    """The most threads a kernel call may use: the setting in force (:func:`get_kernel_threads`),
+    at most ``NUMBA_NUM_THREADS``; read without asking Numba's pool, which that would start."""
+    requested = get_kernel_threads()
+    most = numba.config.NUMBA_NUM_THREADS
+    return most if requested is None else min(requested, most)
+
+
 def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1.0) -> int:
     """How many threads a call on raw predictions of this shape may use; 1 for the serial kernel.
 
@@ -306,7 +314,7 @@ def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1.0) -> int:
     if n_rows <= rows_per_chunk or _pool_inherited:
         return 1
     requested = get_kernel_threads()
-    most = numba.config.NUMBA_NUM_THREADS if requested is None else min(requested, numba.config.NUMBA_NUM_THREADS)
+    most = kernel_thread_cap()
     if most <= 1:
         return 1
     n_entries = n_rows * (raw_shape[1] if len(raw_shape) > 1 else 1) * cost_per_entry
