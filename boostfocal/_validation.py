@@ -3,6 +3,14 @@
 Every check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind, bad value)
 with a message that names the argument. None of them modifies its input; conversions copy only
 what they must (labels and weights, never the raw predictions unless their dtype is not float).
+
+What reaches a kernel is read-only and of few types. Numba compiles a kernel once per combination
+of argument types (dtype, layout, writability): every label dtype, read-only or writable input was
+one more compilation, 15-40 s each for the multiclass kernel on a slow host, in the user's process
+(and in CI). So the checks hand the kernels read-only views (a view's flag, the caller's array is
+untouched), labels as int64, float32 or float64 (other integer and boolean labels are copied to
+int64: n values, against the kernel's n x K), contiguous labels and weights, and one empty weight
+vector for "no weights".
 """
 
 from __future__ import annotations
@@ -12,6 +20,17 @@ import numbers
 import numpy as np
 
 HESSIAN_POLICIES = ("exact", "psd", "floor")
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array`` (its own flags; ``array`` stays as it was)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+# "No weights" for the kernels (all ones): one read-only empty vector, one type.
+NO_WEIGHTS = read_only(np.empty(0, dtype=np.float64))
 
 
 def check_gamma(gamma) -> float:
@@ -76,7 +95,7 @@ def check_raw_prediction(raw_prediction, *, ndim: int = 2) -> np.ndarray:
         array = array.astype(np.float64)
     if array.ndim != ndim:
         raise ValueError(f"raw_prediction must be {ndim}-D, got shape {array.shape}")
-    return array
+    return read_only(array)
 
 
 def check_labels(y_true, n_samples: int, n_classes: int) -> np.ndarray:
@@ -122,19 +141,19 @@ def _host(array):
 
 
 def label_array(y_true, n_samples: int) -> np.ndarray:
-    """The labels as given (no copy), checked for kind and shape only; the kernels check the values
-    (integer, in range) in their own pass. On a bad value call :func:`check_labels` for the message."""
+    """The labels as a read-only, contiguous int64, float32 or float64 vector (a view where they
+    are one already), checked for kind and shape only; the kernels check the values (integer, in
+    range) in their own pass. On a bad value call :func:`check_labels` for the message."""
     labels = np.asarray(_host(y_true))
-    if labels.dtype.kind not in "fiub":
-        raise TypeError(f"y_true must hold integer class labels, got dtype {labels.dtype}")
-    if labels.dtype.kind == "b":
-        labels = labels.astype(np.uint8)  # False / True are classes 0 / 1
-    elif (
-        not labels.dtype.isnative
-        or labels.dtype == np.float16
-        or (labels.dtype.kind == "u" and labels.dtype.itemsize == 8)
-    ):
-        # Types the kernels cannot index with directly; float64 keeps every valid label exact.
+    kind, dtype = labels.dtype.kind, labels.dtype
+    if kind not in "fiub":
+        raise TypeError(f"y_true must hold integer class labels, got dtype {dtype}")
+    if kind == "b" or (kind in "iu" and dtype.itemsize < 8) or (kind == "i" and not dtype.isnative):
+        # False / True are classes 0 / 1; narrower integers widen exactly.
+        labels = labels.astype(np.int64)
+    elif not (dtype.isnative and dtype in (np.int64, np.float32, np.float64)):
+        # uint64, float16 and other byte orders: float64 keeps every valid label exact (and an
+        # invalid one invalid: uint64 values above 2^53 stay far above any class count).
         labels = labels.astype(np.float64)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -144,14 +163,14 @@ def label_array(y_true, n_samples: int) -> np.ndarray:
         raise ValueError(
             f"y_true has {labels.shape[0]} labels but raw_prediction has {n_samples} rows"
         )
-    return labels
+    return read_only(np.ascontiguousarray(labels))
 
 
 def weight_array(sample_weight, n_samples: int) -> np.ndarray:
-    """The weights as float64 (a copy only if needed), checked for kind and shape; the kernels check
-    the values. An empty array stands for all ones."""
+    """The weights as a read-only, contiguous float64 vector (a copy only if needed), checked for
+    kind and shape; the kernels check the values. :data:`NO_WEIGHTS` (empty) stands for all ones."""
     if sample_weight is None:
-        return np.empty(0, dtype=np.float64)
+        return NO_WEIGHTS
     weights = np.asarray(_host(sample_weight))
     if weights.dtype.kind not in "fiu":
         raise TypeError(f"sample_weight must be numeric, got dtype {weights.dtype}")
@@ -161,7 +180,7 @@ def weight_array(sample_weight, n_samples: int) -> np.ndarray:
         raise ValueError(
             f"sample_weight has {weights.shape[0]} entries but there are {n_samples} samples"
         )
-    return weights.astype(np.float64, copy=False)
+    return read_only(np.ascontiguousarray(weights, dtype=np.float64))
 
 
 def raise_for_bad_input(y_true, sample_weight, n_samples: int, n_classes: int, bad_row: int) -> None:

@@ -177,3 +177,63 @@ def test_dask_class_count_checks_labels():
         bfd.class_totals(da.from_array(np.array([0.0, np.nan, 1.0]), chunks=2))
     with pytest.raises(ValueError, match="y_true contains NaN or inf"):
         bfd.class_totals(np.array([0.0, np.nan, 1.0]))
+
+
+# ------------------------------------------------------------ what the kernels are compiled for
+LABEL_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                "float16", "float32", "float64", ">i8", ">f8")
+
+
+def _kernel_argument_types(monkeypatch, module):
+    """Spy on ``module.run_kernel``: the Numba types of the arguments of every kernel call."""
+    import numba
+
+    seen = []
+    original = module.run_kernel
+
+    def spy(kernel, raw_shape, rows_per_chunk, *args):
+        seen.append(tuple(str(numba.typeof(arg)) for arg in args))
+        return original(kernel, raw_shape, rows_per_chunk, *args)
+
+    monkeypatch.setattr(module, "run_kernel", spy)
+    return seen
+
+
+def _frozen(array):
+    array = array.copy()
+    array.setflags(write=False)
+    return array
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["multiclass", "binary"])
+def test_every_label_dtype_and_writability_reaches_few_kernel_types(monkeypatch, binary):
+    """Numba compiles a kernel per argument-type combination (15-40 s each): label dtypes, read-only
+    flags and "no weights" must not multiply them. Labels reach the kernels as int64, float32 or
+    float64, everything else as one read-only type, and the results do not depend on the form."""
+    import boostfocal.binary as binary_module
+    import boostfocal.loss as loss_module
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 64)  # two classes, so that boolean labels are valid too
+    raw = rng.normal(size=64) if binary else rng.normal(size=(64, 2))
+    weights = rng.integers(1, 4, 64).astype(np.float64)  # exact in every dtype below
+    loss = BinaryFocalLoss(2.0) if binary else FocalLoss(2.0)
+    expected = loss.gradient_hessian(y, raw, weights)
+    seen = _kernel_argument_types(monkeypatch, binary_module if binary else loss_module)
+    label_forms = [y.astype(dtype) for dtype in LABEL_DTYPES] + [_frozen(y), np.repeat(y, 2)[::2]]
+    weight_forms = [weights, _frozen(weights), weights.astype(np.float32), weights.astype(np.int64),
+                    np.repeat(weights, 2)[::2]]
+    for labels in label_forms:
+        for raw_form in (raw, _frozen(raw)):
+            np.testing.assert_array_equal(loss.gradient_hessian(labels, raw_form, weights)[0], expected[0])
+    for weight_form in weight_forms:
+        np.testing.assert_array_equal(loss.gradient_hessian(y, raw, weight_form)[1], expected[1])
+    loss.gradient_hessian(y, raw)
+    loss.gradient_hessian(y, _frozen(raw))
+    label_types = {types[0] for types in seen}
+    assert label_types <= {"readonly array(int64, 1d, C)", "readonly array(float32, 1d, C)",
+                           "readonly array(float64, 1d, C)"}, label_types
+    assert len(label_types) == 3, label_types
+    others = {types[1:] for types in seen}
+    assert len(others) == 1, others
+    assert all(kind.startswith("readonly") for kind in next(iter(others))[:3]), others

@@ -36,7 +36,7 @@ if [ "$stage" = kernels ] || [ "$stage" = all ]; then
     python3 -c "import numba_cuda; print('numba-cuda', numba_cuda.__version__)" 2>&1 | tail -1
   } 2>&1 | tee "$OUT/machine.txt"
   log cuda-kernels-test
-  timeout ${KERNEL_TEST_S:-110} python3 -m pytest tests/test_gpu.py -v -rs -p no:cacheprovider \
+  timeout ${KERNEL_TEST_S:-110} python3 -m pytest -o addopts=-ra tests/test_gpu.py -v -rs -p no:cacheprovider \
     -k cuda_kernels_equal 2>&1 | tee "$OUT/gpu_kernels_test.log" | tail -15
 fi
 
@@ -56,7 +56,7 @@ if [ "$stage" = rest ] || [ "$stage" = all ]; then
   python3 -c "import xgboost, lightgbm; print('xgboost', xgboost.__version__, 'cuda build', xgboost.build_info().get('USE_CUDA'), 'lightgbm', lightgbm.__version__)" 2>&1 | tee -a "$OUT/machine.txt"
   log gpu-tests
   deselect=""; [ "$stage" = rest ] && deselect="not cuda_kernels_equal"
-  timeout ${GPU_TEST_S:-90} python3 -m pytest tests/test_gpu.py -v -rs -p no:cacheprovider ${deselect:+-k "$deselect"} \
+  timeout ${GPU_TEST_S:-90} python3 -m pytest -o addopts=-ra tests/test_gpu.py -v -rs -p no:cacheprovider ${deselect:+-k "$deselect"} \
     2>&1 | tee "$OUT/gpu_tests_issue11.log" | tail -20
   log bench-xgboost-train-cuda
   timeout ${BENCH_S:-220} python3 benchmarks/device/bench_xgboost_train_cuda.py --out "$OUT" 2>&1 | tail -14

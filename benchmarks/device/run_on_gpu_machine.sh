@@ -25,7 +25,7 @@ if [ -n "$ocl" ]; then mkdir -p /etc/OpenCL/vendors; echo "$ocl" > /etc/OpenCL/v
 export PYTHONPATH=/tmp/site:$PWD BOOSTFOCAL_SHARED_DATA=$PWD/.dev2/data
 python3 -c "import numba, numpy, xgboost, lightgbm, sklearn; print('numba', numba.__version__, 'numpy', numpy.__version__, 'xgboost', xgboost.__version__, 'cuda', xgboost.build_info().get('USE_CUDA'), 'lightgbm', lightgbm.__version__, 'sklearn', sklearn.__version__)"
 log gpu-tests
-timeout 200 python3 -m pytest tests/test_gpu.py -v -rs -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -40
+timeout 200 python3 -m pytest -o addopts=-ra tests/test_gpu.py -v -rs -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -40
 log cuda-handoff
 timeout 90 python3 benchmarks/device/cuda_handoff.py 2000000 10 2>&1 | tail -4
 timeout 45 python3 benchmarks/device/cuda_handoff.py 500000 7 2>&1 | tail -4

@@ -31,7 +31,7 @@ import weakref
 
 import numpy as np
 
-from .._validation import label_array, weight_array
+from .._validation import NO_WEIGHTS, label_array, read_only, weight_array
 from ..kernels.threads import inside_booster
 from .lightgbm import labels_and_weights, library_path
 from .sklearn_objective import check_booster_margins
@@ -69,6 +69,8 @@ class _TrainingBuffers:
             )
         else:
             self.raw, self.gradient_view, self.hessian_view = self.scores, self.gradient, self.hessian
+        # The kernels only read the scores (LightGBM writes them through the pointer below).
+        self.raw = read_only(self.raw)
         self.scores_pointer = self.scores.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
         self.gradient_pointer = self.gradient.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
         self.hessian_pointer = self.hessian.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
@@ -76,7 +78,7 @@ class _TrainingBuffers:
         self.checked_labels = None  # the label array last checked
         self.kernel_labels = None
         self.given_weights = None  # a copy of the weights last converted (None: none given)
-        self.kernel_weights = np.empty(0, dtype=np.float64)
+        self.kernel_weights = NO_WEIGHTS
 
     def serves(self, booster, loss) -> bool:
         return (self.booster() is booster and self.loss is loss and booster.train_set is self.train_set
@@ -99,8 +101,7 @@ class _TrainingBuffers:
         if (weights is None) != (given is None) or (
             weights is not None and (given.shape != weights.shape or not np.array_equal(given, weights))
         ):
-            self.kernel_weights = (np.empty(0, dtype=np.float64) if weights is None
-                                   else weight_array(weights, self.raw.shape[0]))
+            self.kernel_weights = weight_array(weights, self.raw.shape[0])
             self.given_weights = None if weights is None else np.array(weights, copy=True)
         if self.alpha is None:
             self.alpha = loss._kernel_alpha(self.raw.shape[1] if self.raw.ndim == 2 else 1)
