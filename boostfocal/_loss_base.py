@@ -54,8 +54,13 @@ class LossBase(BoosterMethods):
 
     def mean_loss(self, y_true, raw_prediction, sample_weight=None) -> float:
         """Weighted mean focal loss: sum_i L_i / sum_i w_i (the metric the adapters report)."""
+        return self._mean_loss(y_true, raw_prediction, sample_weight)
+
+    def _mean_loss(self, y_true, raw_prediction, sample_weight=None, team=None) -> float:
+        """:meth:`mean_loss`, with the per-sample losses computed on a booster's OpenMP ``team``
+        (:mod:`.kernels.openmp_team`) where it takes the inputs: the same values to the bit."""
         if sample_weight is None:
-            per_sample = self.loss(y_true, raw_prediction)
+            per_sample = self._loss(y_true, raw_prediction, None, team)
             total_weight = float(per_sample.shape[0])
         else:
             weights = np.asarray(sample_weight)
@@ -65,7 +70,7 @@ class LossBase(BoosterMethods):
             # near the float64 limit, where sum([1e308, 1e308]) = inf would turn the mean into 0.
             scale = np.ldexp(1.0, int(np.frexp(weights.max())[1]) - 1) if weights.size else 1.0
             weights = weights / scale
-            per_sample = self.loss(y_true, raw_prediction, weights)
+            per_sample = self._loss(y_true, raw_prediction, weights, team)
             total_weight = float(np.sum(weights))
         if not total_weight > 0.0:
             raise ValueError("the mean focal loss needs a positive total sample weight")

@@ -213,6 +213,9 @@ class BinaryFocalLoss(LossBase):
         if team is not None and loss_out.shape[0] == 0:
             found = team.binary(labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
                                 self.hessian_floor, self.soft_labels, gradient_out, hessian_out)
+        elif team is not None and gradient_out.shape[0] == 0 and hessian_out.shape[0] == 0:
+            found = team.binary_loss(labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
+                                     self.hessian_floor, self.soft_labels, loss_out)
         bad_row, bad_input = found if found is not None else run_kernel(
             focal_loss_gradient_hessian, raw.shape, ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, _POLICY_CODES[self.hessian],
@@ -227,10 +230,14 @@ class BinaryFocalLoss(LossBase):
 
     def loss(self, y_true, raw_prediction, sample_weight=None) -> np.ndarray:
         """Per-sample weighted focal loss, float64 of shape (n_samples,)."""
+        return self._loss(y_true, raw_prediction, sample_weight)
+
+    def _loss(self, y_true, raw_prediction, sample_weight=None, team=None) -> np.ndarray:
+        """:meth:`loss`, on a booster's OpenMP ``team`` where it takes the inputs."""
         labels, raw, _, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
         loss_out = np.empty(raw.shape[0], dtype=np.float64)
         skip = np.empty(0, dtype=raw.dtype)
-        self._run(labels, raw, alpha, weights, loss_out, skip, skip)
+        self._run(labels, raw, alpha, weights, loss_out, skip, skip, team)
         return loss_out
 
     def gradient_hessian(

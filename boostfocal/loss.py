@@ -159,11 +159,16 @@ class FocalLoss(LossBase):
 
     def loss(self, y_true, raw_prediction, sample_weight=None) -> np.ndarray:
         """Per-sample weighted focal loss, float64 of shape (n_samples,)."""
+        return self._loss(y_true, raw_prediction, sample_weight)
+
+    def _loss(self, y_true, raw_prediction, sample_weight=None, team=None) -> np.ndarray:
+        """:meth:`loss`, on a booster's OpenMP ``team`` where it takes the inputs."""
         from .kernels.multiclass import ROWS_PER_CHUNK, focal_loss_per_sample
 
         labels, raw, alpha, weights = self._prepare(y_true, raw_prediction, sample_weight)
         loss_out = np.empty(raw.shape[0], dtype=np.float64)
-        bad_row, bad_input = run_kernel(
+        found = None if team is None else team.multiclass_loss(labels, raw, alpha, weights, self.gamma, loss_out)
+        bad_row, bad_input = found if found is not None else run_kernel(
             focal_loss_per_sample, raw.shape, ROWS_PER_CHUNK,
             labels, raw, alpha, weights, self.gamma, loss_out,
         )

@@ -273,3 +273,94 @@ def test_concurrent_trainings_on_their_own_teams_equal_one_at_a_time(monkeypatch
     assert len(used) == 4 * 6 and all(used)  # four trainings of 6 rounds, all on a team
     for result in results:
         np.testing.assert_array_equal(result, expected)
+
+
+# ------------------------------------------------------------------ the focal metric on the team
+@pytest.mark.parametrize("n", [2049, 65_537])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multiclass_losses_on_the_team_equal_the_serial_kernel_to_the_bit(team, n, weighted):
+    labels, raw, alpha, weights = multiclass_inputs(n, 5, seed=n + 1, weighted=weighted)
+    expected = np.empty(n)
+    found = multiclass.focal_loss_per_sample.serial(labels, raw, alpha, weights, 1.7, expected)
+    got = np.full(n, np.nan)
+    assert team.multiclass_loss(labels, raw, alpha, weights, 1.7, got) == tuple(found) == (-1, -1)
+    np.testing.assert_array_equal(got, expected)
+    # And the metric: the same float, the sum taken over the same values.
+    loss = FocalLoss(1.7, alpha)
+    taken = []
+    original = team._run
+    team._run = lambda *args, **kwargs: taken.append(original(*args, **kwargs)) or taken[-1]
+    try:
+        on_team = loss._mean_loss(labels, raw, weights if weighted else None, team)
+    finally:
+        del team._run
+    assert taken and taken[0] is not None
+    assert on_team == loss.mean_loss(labels, raw, weights if weighted else None)
+
+
+@pytest.mark.parametrize("soft_labels", [False, True])
+def test_binary_losses_on_the_team_equal_the_serial_kernel_to_the_bit(team, soft_labels):
+    rng = np.random.default_rng(8)
+    n = 50_001
+    labels = (rng.random(n) if soft_labels else (rng.random(n) < 0.2)).astype(np.float32)
+    raw = (rng.normal(size=n) * 5).astype(np.float32)
+    raw[::101] = -1e4
+    alpha, weights, skip = np.array([0.3, 0.7]), rng.random(n), np.empty(0, np.float32)
+    expected = np.empty(n)
+    found = binary.focal_loss_gradient_hessian.serial(labels, raw, alpha, weights, 0.5, binary.HESSIAN_EXACT,
+                                                      1e-6, soft_labels, expected, skip, skip)
+    got = np.full(n, np.nan)
+    result = team.binary_loss(labels, raw, alpha, weights, 0.5, binary.HESSIAN_EXACT, 1e-6, soft_labels, got)
+    assert result == tuple(found) == (-1, -1)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_losses_on_the_team_find_the_first_bad_row_and_input_and_refuse_other_inputs(team):
+    labels, raw, alpha, weights = multiclass_inputs(40_000, 4, weighted=True)
+    raw[35_000, 1], raw[9_999, 3] = np.inf, np.nan
+    weights[30_000] = -1.0
+    got = np.empty(40_000)
+    assert team.multiclass_loss(labels, raw, alpha, weights, 2.0, got) == (9_999, 30_000)
+    assert np.isnan(got[9_999]) and np.isnan(got[35_000])
+    # Not taken: float32 losses, a short loss vector, float64 margins, one chunk of rows.
+    assert team.multiclass_loss(labels, raw, alpha, weights, 2.0, got.astype(np.float32)) is None
+    assert team.multiclass_loss(labels, raw, alpha, weights, 2.0, got[:-1]) is None
+    assert team.multiclass_loss(labels, raw.astype(np.float64), alpha, weights, 2.0, got) is None
+    assert team.multiclass_loss(labels[:2048], raw[:2048], alpha, weights[:2048], 2.0, got[:2048]) is None
+    # Through the loss, the error names the problem.
+    with pytest.raises(ValueError, match="non-negative"):
+        FocalLoss(2.0)._mean_loss(labels, raw, weights, team)
+
+
+@pytest.mark.parametrize("loss", [FocalLoss(2.0, alpha="balanced"), BinaryFocalLoss(2.0, alpha=0.3)],
+                         ids=["multiclass", "binary"])
+def test_evaluation_metric_on_the_team_gives_the_same_history(loss, monkeypatch):
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(30_000, 6)).astype(np.float32)
+    k = 2 if loss.is_binary else 4
+    y = np.argmax(X[:, :k] + rng.normal(size=(30_000, k)), axis=1)
+    weights = rng.random(len(y)) + 0.5
+    dtrain = xgboost.DMatrix(X[:20_000], label=y[:20_000], weight=weights[:20_000])
+    dvalid = xgboost.DMatrix(X[20_000:], label=y[20_000:], weight=weights[20_000:])
+    params = {"tree_method": "hist", "max_depth": 3, **({} if loss.is_binary else {"num_class": k})}
+    kinds = []
+    original = openmp_team.OpenMPTeam._run
+
+    def recording(self, kind, *args, **kwargs):
+        result = original(self, kind, *args, **kwargs)
+        kinds.append((kind, result is not None))
+        return result
+
+    monkeypatch.setattr(openmp_team.OpenMPTeam, "_run", recording)
+    histories = []
+    for switch in ("1", "0"):
+        monkeypatch.setenv("BOOSTFOCAL_OPENMP_TEAM", switch)
+        history = {}
+        loss.xgboost_train(params, dtrain, 8, evals=[(dtrain, "train"), (dvalid, "valid")],
+                           evals_result=history, verbose_eval=False)
+        histories.append(history)
+    loss_kind = "binary_loss" if loss.is_binary else "multiclass_loss"
+    assert kinds.count((loss_kind, True)) == 16  # both sets, every round, on XGBoost's team
+    assert histories[0] == histories[1] and len(histories[0]["valid"]["focal_loss"]) == 8

@@ -390,7 +390,9 @@ class _PredictionCacheRoute:
     def mean_loss(self, dmatrix, margins) -> float:
         labels, _, weights = self._checked_inputs(dmatrix, margins, training=False)
         with inside_booster():
-            return self.loss.mean_loss(labels, margins, weights)
+            # On XGBoost's team too (found at the first gradient, before any evaluation): the
+            # per-sample losses of a large evaluation set were a serial pass every round.
+            return self.loss._mean_loss(labels, margins, weights, self._team)
 
 
 class _CheckedInputs:

@@ -14,9 +14,14 @@ A piece's results (first bad row, first bad input; -1 for none) go to its own sl
 takes the first row over the pieces in row order (``multiclass._first_bad_row``, as the parallel
 kernels take it over their chunks).
 
+The per-sample losses of the focal metric (``multiclass.focal_loss_per_sample``, and the binary
+kernel with only its loss output) run on the team the same way, into a float64 vector: the metric
+of ``xgboost_train``'s evaluation sets, whose sum is then the same to the bit.
+
 The workers take one dtype combination, the one of XGBoost's CPU loop (``xgboost_train``): labels
 float32 (XGBoost's label vector), margins float32 (its prediction cache), weights float64 (n,) or
-(0,), alpha float64, gradient and Hessian float32, all C-contiguous, more than one chunk of rows.
+(0,), alpha float64, gradient and Hessian float32 (per-sample losses float64), all C-contiguous,
+more than one chunk of rows.
 For anything else the team's methods return None and the caller goes through
 :func:`.threads.run_kernel`. Measured on 16 cores, focal / built-in training time with the kernel on
 XGBoost's team, on Numba's pool and serial: 1.114 / 1.576 / 1.454 at 200,000 x 7, 1.039 / 1.374 /
@@ -46,12 +51,14 @@ NEXT_PIECE, N_PIECES, ROWS_PER_PIECE, N_ROWS, N_CLASSES = 0, 1, 2, 3, 4
 LABELS, RAW, ALPHA, N_ALPHA, WEIGHTS, N_WEIGHTS = 5, 6, 7, 8, 9, 10
 GAMMA_BITS, POLICY, FLOOR_BITS, GRADIENT, HESSIAN, RESULTS, SOFT_LABELS = 11, 12, 13, 14, 15, 16, 17
 JOINED, WORKERS = 18, 19  # threads of the team that joined so far; how many may work
-CONTEXT_SLOTS = 20
+LOSS = 20  # the per-sample loss vector (float64) of the loss workers
+CONTEXT_SLOTS = 21
 NOT_RUN = -2  # result slots before their piece runs (a piece writes -1 or a row)
 
 # The serial compilations, as globals: Numba resolves a module global, not an attribute chain.
 _multiclass_serial = multiclass.focal_loss_gradient_hessian.serial
 _binary_serial = binary.focal_loss_gradient_hessian.serial
+_multiclass_loss_serial = multiclass.focal_loss_per_sample.serial
 
 
 @intrinsic
@@ -153,17 +160,66 @@ def binary_worker(context_address):
         _record(results, piece, start, bad_row, bad_input)
 
 
-_compiled = {}  # "multiclass" / "binary" -> the cfunc, compiled (or loaded from Numba's cache) once
+def multiclass_loss_worker(context_address):
+    """One thread's share of ``multiclass.focal_loss_per_sample`` (float32 labels and margins)."""
+    context = numba.carray(context_address, (CONTEXT_SLOTS,), np.int64)
+    if _fetch_add(context, JOINED, 1) >= context[WORKERS]:
+        return
+    n, k = context[N_ROWS], context[N_CLASSES]
+    labels, alpha, weights, results, gamma, _ = _shared_inputs(context)
+    raw = numba.carray(_address(context[RAW]), (n, k), np.float32)
+    loss = numba.carray(_address(context[LOSS]), (n,), np.float64)
+    while True:
+        start, end, piece = _next_piece(context)
+        if start < 0:
+            return
+        piece_weights = weights[start:end] if weights.shape[0] == n else weights
+        bad_row, bad_input = _multiclass_loss_serial(
+            labels[start:end], raw[start:end], alpha, piece_weights, gamma, loss[start:end])
+        _record(results, piece, start, bad_row, bad_input)
+
+
+def binary_loss_worker(context_address):
+    """One thread's share of ``binary.focal_loss_gradient_hessian`` with the loss output only."""
+    context = numba.carray(context_address, (CONTEXT_SLOTS,), np.int64)
+    if _fetch_add(context, JOINED, 1) >= context[WORKERS]:
+        return
+    n = context[N_ROWS]
+    labels, alpha, weights, results, gamma, floor = _shared_inputs(context)
+    raw = numba.carray(_address(context[RAW]), (n,), np.float32)
+    loss = numba.carray(_address(context[LOSS]), (n,), np.float64)
+    no_output = np.empty(0, dtype=np.float32)
+    while True:
+        start, end, piece = _next_piece(context)
+        if start < 0:
+            return
+        piece_weights = weights[start:end] if weights.shape[0] == n else weights
+        bad_row, bad_input = _binary_serial(
+            labels[start:end], raw[start:end], alpha, piece_weights, gamma, context[POLICY], floor,
+            context[SOFT_LABELS] != 0, loss[start:end], no_output, no_output)
+        _record(results, piece, start, bad_row, bad_input)
+
+
+_WORKERS = {"multiclass": multiclass_worker, "binary": binary_worker,
+            "multiclass_loss": multiclass_loss_worker, "binary_loss": binary_loss_worker}
+_compiled = {}  # kind -> the cfunc, compiled (or loaded from Numba's cache) once
+_compile_lock = threading.Lock()
+
+
+def _worker(kind: str):
+    """The worker of ``kind`` as a ``cfunc``, compiled at its first use rather than at import, so
+    that a failure to compile costs the team only, not the import (and a training without
+    evaluation sets never compiles the loss workers)."""
+    with _compile_lock:
+        if kind not in _compiled:
+            signature = types.void(types.voidptr)
+            _compiled[kind] = numba.cfunc(signature, cache=True, error_model="numpy")(_WORKERS[kind])
+        return _compiled[kind]
 
 
 def _workers():
-    """The two workers as ``cfunc``s, compiled at the first team rather than at import, so that
-    a failure to compile costs the team only (:func:`team_of` returns None), not the import."""
-    if not _compiled:
-        signature = types.void(types.voidptr)
-        for name, function in (("multiclass", multiclass_worker), ("binary", binary_worker)):
-            _compiled[name] = numba.cfunc(signature, cache=True, error_model="numpy")(function)
-    return _compiled
+    """The two gradient workers, compiled (:func:`team_of` makes a team only where they compile)."""
+    return {kind: _worker(kind) for kind in ("multiclass", "binary")}
 
 
 def _float_bits(value) -> int:
@@ -187,7 +243,8 @@ class OpenMPTeam:
         self._parallel = library.GOMP_parallel
         self._parallel.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
         self._parallel.restype = None
-        self._workers = _workers()
+        self._workers = _workers()  # the gradient workers: no team where they do not compile
+        self._unavailable = set()  # kinds whose worker failed to compile
         self.runtime_path = runtime_path
         self.team_threads = int(team_threads)
         self.workers = min(int(workers), self.team_threads)
@@ -196,22 +253,39 @@ class OpenMPTeam:
         self._lock = threading.Lock()  # one context vector: one call at a time per team object
 
     @staticmethod
-    def _takes(labels, raw, alpha, weights, gradient, hessian, rows_per_chunk) -> bool:
+    def _takes(labels, raw, alpha, weights, outputs, rows_per_chunk, raw_ndim) -> bool:
         """Whether the workers take these arrays: more than one chunk of rows (one chunk runs on
         the calling thread, as :func:`.threads.run_kernel` runs it), the dtypes above, matching
-        shapes (the workers read raw addresses), C-contiguous."""
+        shapes (the workers read raw addresses), C-contiguous. ``outputs``: (array, dtype, shape)
+        of each output; ``raw_ndim``: 2 for the multiclass workers, 1 for the binary ones."""
         n = raw.shape[0]
-        return (n > rows_per_chunk and labels.dtype == np.float32 and raw.dtype == np.float32
-                and gradient.dtype == np.float32 and hessian.dtype == np.float32
-                and weights.dtype == np.float64 and alpha.dtype == np.float64
-                and labels.shape == (n,) and gradient.shape == raw.shape == hessian.shape
+        return (raw.ndim == raw_ndim and n > rows_per_chunk and labels.dtype == np.float32 and raw.dtype == np.float32
+                and all(out.dtype == dtype and out.shape == shape for out, dtype, shape in outputs)
+                and weights.dtype == np.float64 and alpha.dtype == np.float64 and labels.shape == (n,)
                 and weights.ndim == 1 and weights.shape[0] in (0, n) and alpha.ndim == 1
                 and alpha.shape[0] >= (raw.shape[1] if raw.ndim == 2 else 2)
-                and all(a.flags.c_contiguous for a in (labels, raw, alpha, weights, gradient, hessian)))
+                and all(a.flags.c_contiguous for a in (labels, raw, alpha, weights))
+                and all(out.flags.c_contiguous and out.flags.writeable for out, _, _ in outputs))
 
-    def _run(self, kind, labels, raw, alpha, weights, gamma, policy, floor, gradient, hessian,
-             rows_per_chunk, soft_labels=False):
-        if not self._takes(labels, raw, alpha, weights, gradient, hessian, rows_per_chunk):
+    def _run(self, kind, labels, raw, alpha, weights, gamma, rows_per_chunk, *, policy=0, floor=1.0,
+             soft_labels=False, gradient=None, hessian=None, loss=None):
+        if gradient is not None:
+            outputs = [(gradient, np.float32, raw.shape), (hessian, np.float32, raw.shape)]
+        else:
+            outputs = [(loss, np.float64, (raw.shape[0],))]
+        raw_ndim = 2 if kind.startswith("multiclass") else 1
+        if kind in self._unavailable or not self._takes(labels, raw, alpha, weights, outputs, rows_per_chunk,
+                                                        raw_ndim):
+            return None
+        try:
+            worker = _worker(kind)  # compiled at the team's start for the gradients, here for losses
+        except Exception as error:  # noqa: BLE001 (a Numba that cannot compile this worker)
+            import warnings
+
+            self._unavailable.add(kind)  # warned once; not compiled again every round
+            warnings.warn(f"boostfocal: the {kind} kernel cannot run on XGBoost's OpenMP threads "
+                          f"({error!r}); it runs on the calling thread or Numba's pool instead",
+                          RuntimeWarning, stacklevel=3)
             return None
         n = raw.shape[0]
         n_pieces = min(4 * max(self.workers, 1), -(-n // rows_per_chunk))
@@ -231,11 +305,14 @@ class OpenMPTeam:
             context[WEIGHTS], context[N_WEIGHTS] = weights.ctypes.data, weights.shape[0]
             context[GAMMA_BITS], context[FLOOR_BITS] = _float_bits(gamma), _float_bits(floor)
             context[POLICY], context[SOFT_LABELS] = policy, int(bool(soft_labels))
-            context[GRADIENT], context[HESSIAN] = gradient.ctypes.data, hessian.ctypes.data
+            if gradient is not None:
+                context[GRADIENT], context[HESSIAN] = gradient.ctypes.data, hessian.ctypes.data
+            else:
+                context[LOSS] = loss.ctypes.data
             context[RESULTS], context[WORKERS] = results.ctypes.data, self.workers
             # The arrays stay referenced by the caller for the call; ctypes releases the GIL, and
             # the workers touch no Python object.
-            self._parallel(self._workers[kind].address, context.ctypes.data, self.team_threads, 0)
+            self._parallel(worker.address, context.ctypes.data, self.team_threads, 0)
             if (results == NOT_RUN).any():
                 # A piece that did not finish (a worker failed, e.g. out of memory for its scratch):
                 # nothing to trust; the caller computes the whole call the ordinary way.
@@ -247,13 +324,25 @@ class OpenMPTeam:
     def multiclass(self, labels, raw, alpha, weights, gamma, policy, floor, gradient, hessian):
         """``multiclass.focal_loss_gradient_hessian``'s (bad row, bad input) on the team, or None
         when the workers do not take these arrays (then the caller computes them)."""
-        return self._run("multiclass", labels, raw, alpha, weights, gamma, policy, floor,
-                         gradient, hessian, multiclass.ROWS_PER_CHUNK)
+        return self._run("multiclass", labels, raw, alpha, weights, gamma, multiclass.ROWS_PER_CHUNK,
+                         policy=policy, floor=floor, gradient=gradient, hessian=hessian)
 
     def binary(self, labels, raw, alpha, weights, gamma, policy, floor, soft_labels, gradient, hessian):
         """As :meth:`multiclass`, for ``binary.focal_loss_gradient_hessian`` on (n,) margins."""
-        return self._run("binary", labels, raw, alpha, weights, gamma, policy, floor,
-                         gradient, hessian, binary.ROWS_PER_CHUNK, soft_labels)
+        return self._run("binary", labels, raw, alpha, weights, gamma, binary.ROWS_PER_CHUNK,
+                         policy=policy, floor=floor, soft_labels=soft_labels,
+                         gradient=gradient, hessian=hessian)
+
+    def multiclass_loss(self, labels, raw, alpha, weights, gamma, loss):
+        """``multiclass.focal_loss_per_sample`` into ``loss`` (float64 (n,)) on the team: (bad
+        row, bad input), or None when the workers do not take these arrays."""
+        return self._run("multiclass_loss", labels, raw, alpha, weights, gamma, multiclass.ROWS_PER_CHUNK,
+                         loss=loss)
+
+    def binary_loss(self, labels, raw, alpha, weights, gamma, policy, floor, soft_labels, loss):
+        """``binary.focal_loss_gradient_hessian`` with only its loss output, on the team."""
+        return self._run("binary_loss", labels, raw, alpha, weights, gamma, binary.ROWS_PER_CHUNK,
+                         policy=policy, floor=floor, soft_labels=soft_labels, loss=loss)
 
 
 def _read_ints(path):
