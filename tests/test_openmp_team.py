@@ -201,6 +201,20 @@ def test_one_thread_or_the_switch_means_no_team(monkeypatch):
     assert openmp_team.team_of("/nonexistent/libxgboost.so", 8) is None
 
 
+def record_team_runs(monkeypatch):
+    """A list that each OpenMPTeam._run call appends (kind, whether the team took it) to."""
+    runs = []
+    original = openmp_team.OpenMPTeam._run
+
+    def recording(self, kind, *args, **kwargs):
+        result = original(self, kind, *args, **kwargs)
+        runs.append((kind, result is not None))  # list.append is atomic under the GIL
+        return result
+
+    monkeypatch.setattr(openmp_team.OpenMPTeam, "_run", recording)
+    return runs
+
+
 def train(loss, X, y, rounds=12, weights=None, **params):
     dtrain = xgboost.DMatrix(X, label=y, weight=weights)
     base = {"tree_method": "hist", "max_depth": 4}
@@ -219,18 +233,10 @@ def test_xgboost_train_grows_the_same_booster_with_and_without_the_team(loss, mo
     X = rng.normal(size=(30_000, 8)).astype(np.float32)
     k = 2 if loss.is_binary else 5
     y = np.argmax(X[:, :k] + rng.normal(size=(30_000, k)), axis=1)
-    used = []
-    original = openmp_team.OpenMPTeam._run
-
-    def recording(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
-        used.append(result is not None)
-        return result
-
-    monkeypatch.setattr(openmp_team.OpenMPTeam, "_run", recording)
+    used = record_team_runs(monkeypatch)
     weights = rng.random(len(y)) + 0.5
     with_team = [train(loss, X, y, nthread=2), train(loss, X, y, weights=weights)]
-    assert len(used) == 24 and all(used)  # every round's kernel ran on XGBoost's team
+    assert len(used) == 24 and all(taken for _, taken in used)  # every round's kernel ran on XGBoost's team
     monkeypatch.setenv("BOOSTFOCAL_OPENMP_TEAM", "0")
     used.clear()
     without = [train(loss, X, y, nthread=2), train(loss, X, y, weights=weights)]
@@ -242,15 +248,7 @@ def test_xgboost_train_grows_the_same_booster_with_and_without_the_team(loss, mo
 def test_concurrent_trainings_on_their_own_teams_equal_one_at_a_time(monkeypatch):
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs NUMBA_NUM_THREADS >= 2")
-    used = []
-    original = openmp_team.OpenMPTeam._run
-
-    def recording(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
-        used.append(result is not None)  # list.append is atomic under the GIL
-        return result
-
-    monkeypatch.setattr(openmp_team.OpenMPTeam, "_run", recording)
+    used = record_team_runs(monkeypatch)
     rng = np.random.default_rng(4)
     X = rng.normal(size=(20_000, 6)).astype(np.float32)
     y = np.argmax(X[:, :4] + rng.normal(size=(20_000, 4)), axis=1)
@@ -270,7 +268,7 @@ def test_concurrent_trainings_on_their_own_teams_equal_one_at_a_time(monkeypatch
     for worker in workers:
         worker.join()
     assert not errors, errors
-    assert len(used) == 4 * 6 and all(used)  # four trainings of 6 rounds, all on a team
+    assert len(used) == 4 * 6 and all(taken for _, taken in used)  # four trainings of 6 rounds, all on a team
     for result in results:
         np.testing.assert_array_equal(result, expected)
 
@@ -345,15 +343,7 @@ def test_evaluation_metric_on_the_team_gives_the_same_history(loss, monkeypatch)
     dtrain = xgboost.DMatrix(X[:20_000], label=y[:20_000], weight=weights[:20_000])
     dvalid = xgboost.DMatrix(X[20_000:], label=y[20_000:], weight=weights[20_000:])
     params = {"tree_method": "hist", "max_depth": 3, **({} if loss.is_binary else {"num_class": k})}
-    kinds = []
-    original = openmp_team.OpenMPTeam._run
-
-    def recording(self, kind, *args, **kwargs):
-        result = original(self, kind, *args, **kwargs)
-        kinds.append((kind, result is not None))
-        return result
-
-    monkeypatch.setattr(openmp_team.OpenMPTeam, "_run", recording)
+    kinds = record_team_runs(monkeypatch)
     histories = []
     for switch in ("1", "0"):
         monkeypatch.setenv("BOOSTFOCAL_OPENMP_TEAM", switch)

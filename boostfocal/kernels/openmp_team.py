@@ -138,26 +138,36 @@ def multiclass_worker(context_address):
         _record(results, piece, start, bad_row, bad_input)
 
 
+@numba.njit(inline="always")
+def _binary_pieces(context, loss, gradient, hessian):
+    """The binary kernel on the pieces this thread takes; each output is (n,), or (0,) to skip it."""
+    n = context[N_ROWS]
+    labels, alpha, weights, results, gamma, floor = _shared_inputs(context)
+    raw = numba.carray(_address(context[RAW]), (n,), np.float32)
+    while True:
+        start, end, piece = _next_piece(context)
+        if start < 0:
+            return
+        # Empty vectors (no weights, a skipped output) stay empty, their slices too.
+        piece_weights = weights[start:end] if weights.shape[0] == n else weights
+        piece_loss = loss[start:end] if loss.shape[0] == n else loss
+        piece_gradient = gradient[start:end] if gradient.shape[0] == n else gradient
+        piece_hessian = hessian[start:end] if hessian.shape[0] == n else hessian
+        bad_row, bad_input = _binary_serial(
+            labels[start:end], raw[start:end], alpha, piece_weights, gamma, context[POLICY], floor,
+            context[SOFT_LABELS] != 0, piece_loss, piece_gradient, piece_hessian)
+        _record(results, piece, start, bad_row, bad_input)
+
+
 def binary_worker(context_address):
     """One thread's share of ``binary.focal_loss_gradient_hessian`` (float32 labels and margins)."""
     context = numba.carray(context_address, (CONTEXT_SLOTS,), np.int64)
     if _fetch_add(context, JOINED, 1) >= context[WORKERS]:
         return
     n = context[N_ROWS]
-    labels, alpha, weights, results, gamma, floor = _shared_inputs(context)
-    raw = numba.carray(_address(context[RAW]), (n,), np.float32)
-    gradient = numba.carray(_address(context[GRADIENT]), (n,), np.float32)
-    hessian = numba.carray(_address(context[HESSIAN]), (n,), np.float32)
-    no_loss = np.empty(0, dtype=np.float32)
-    while True:
-        start, end, piece = _next_piece(context)
-        if start < 0:
-            return
-        piece_weights = weights[start:end] if weights.shape[0] == n else weights
-        bad_row, bad_input = _binary_serial(
-            labels[start:end], raw[start:end], alpha, piece_weights, gamma, context[POLICY], floor,
-            context[SOFT_LABELS] != 0, no_loss, gradient[start:end], hessian[start:end])
-        _record(results, piece, start, bad_row, bad_input)
+    _binary_pieces(context, np.empty(0, dtype=np.float32),
+                   numba.carray(_address(context[GRADIENT]), (n,), np.float32),
+                   numba.carray(_address(context[HESSIAN]), (n,), np.float32))
 
 
 def multiclass_loss_worker(context_address):
@@ -184,20 +194,9 @@ def binary_loss_worker(context_address):
     context = numba.carray(context_address, (CONTEXT_SLOTS,), np.int64)
     if _fetch_add(context, JOINED, 1) >= context[WORKERS]:
         return
-    n = context[N_ROWS]
-    labels, alpha, weights, results, gamma, floor = _shared_inputs(context)
-    raw = numba.carray(_address(context[RAW]), (n,), np.float32)
-    loss = numba.carray(_address(context[LOSS]), (n,), np.float64)
     no_output = np.empty(0, dtype=np.float32)
-    while True:
-        start, end, piece = _next_piece(context)
-        if start < 0:
-            return
-        piece_weights = weights[start:end] if weights.shape[0] == n else weights
-        bad_row, bad_input = _binary_serial(
-            labels[start:end], raw[start:end], alpha, piece_weights, gamma, context[POLICY], floor,
-            context[SOFT_LABELS] != 0, loss[start:end], no_output, no_output)
-        _record(results, piece, start, bad_row, bad_input)
+    _binary_pieces(context, numba.carray(_address(context[LOSS]), (context[N_ROWS],), np.float64),
+                   no_output, no_output)
 
 
 _WORKERS = {"multiclass": multiclass_worker, "binary": binary_worker,
