@@ -227,6 +227,8 @@ def focal_loss_gradient_hessian(
     bad_row_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     bad_input_of_chunk = np.full(n_chunks, -1, dtype=np.int64)
     n_sides = 2 if soft_labels else 1
+    alpha_negative = np.float64(alpha[0])
+    alpha_positive = np.float64(alpha[1])
     for chunk in numba.prange(n_chunks):
         logit = np.empty(BLOCK_ROWS)
         label = np.empty(BLOCK_ROWS)
@@ -285,16 +287,23 @@ def focal_loss_gradient_hessian(
             # hard-label ones. One call site only: each inlined copy of the side evaluation costs
             # seconds of compilation, hence also gamma = 2 as a run-time flag.
             for side in range(n_sides):
-                for r in range(BLOCK_ROWS):
-                    if soft_labels:
-                        positive = side == 0
-                        share = label[r] if positive else 1.0 - label[r]
-                    else:
+                # Two loops, the label kind chosen outside them, and alpha read into scalars above:
+                # with alpha[0] and alpha[1] read in the loop (an array LLVM cannot prove apart from
+                # the three it writes) and the kind tested in it, this loop took about 5 ns a row, a
+                # sixth of the serial kernel on a Zen 1 host (benchmarks/bench_binary_kernel_parts.py).
+                if soft_labels:
+                    side_sign = 1.0 if side == 0 else -1.0
+                    side_alpha = alpha_positive if side == 0 else alpha_negative
+                    for r in range(BLOCK_ROWS):
+                        margin[r] = side_sign * logit[r]
+                        alpha_t[r] = (label[r] if side == 0 else 1.0 - label[r]) * side_alpha
+                        sign[r] = side_sign
+                else:
+                    for r in range(BLOCK_ROWS):
                         positive = label[r] == 1.0
-                        share = 1.0
-                    margin[r] = logit[r] if positive else -logit[r]
-                    alpha_t[r] = share * (alpha[1] if positive else alpha[0])
-                    sign[r] = 1.0 if positive else -1.0
+                        margin[r] = logit[r] if positive else -logit[r]
+                        alpha_t[r] = alpha_positive if positive else alpha_negative
+                        sign[r] = 1.0 if positive else -1.0
                 # One side: written straight into the block's results, nothing to add up.
                 one_side = n_sides == 1
                 _hard_block(margin, alpha_t, sign, weight, gamma, gamma == 2.0, clip, lowest,
