@@ -45,6 +45,10 @@ medians focal / built-in, plus the median of the per-repeat ratios ("paired").
     python benchmarks/bench_training_speed.py                 # everything, 42-50 min on 2 cores
     python benchmarks/bench_training_speed.py --quick         # 5,000 and 20,000 rows, 3 repeats
     python benchmarks/bench_training_speed.py --rows 5000,20000 --boosters xgboost --threads default
+    python benchmarks/bench_training_speed.py --contenders builtin,focal,gamma0   # about half the time
+
+``--contenders`` times a subset (``builtin`` and ``focal`` always run): what the targets compare, in
+about half the time, where the public route and the NumPy floor are not wanted.
 
 Writes ``benchmarks/results/training_speed_<device>.json`` and ``.md`` for full runs (the table of
 docs/benchmarks.md, via make_tables.py), ``training_speed_<device>_subset.json`` / ``.md`` for subsets.
@@ -126,9 +130,10 @@ def numpy_lightgbm_objective(preds: np.ndarray, train_data):
 CONTENDERS = ("builtin", "focal", "focal_obj", "numpy", "gamma0")
 
 
-def contenders_for(n_classes: int) -> tuple:
-    """The contenders of a task with n_classes classes (2: binary, which alone has the gamma0 twin)."""
-    return tuple(c for c in CONTENDERS if c != "gamma0" or n_classes == 2)
+def contenders_for(n_classes: int, chosen=CONTENDERS) -> tuple:
+    """The contenders of a task with n_classes classes (2: binary, which alone has the gamma0 twin),
+    among ``chosen``."""
+    return tuple(c for c in CONTENDERS if (c != "gamma0" or n_classes == 2) and c in chosen)
 
 
 def gamma0_loss():
@@ -153,7 +158,7 @@ def synthetic(n_rows: int, n_classes: int, seed: int = 0):
 class XGBoostRun:
     """One XGBoost data set, trained with the built-in, the focal or the NumPy objective."""
 
-    def __init__(self, X, y, n_classes, loss, device):
+    def __init__(self, X, y, n_classes, loss, device, chosen=CONTENDERS):
         import xgboost as xgb
 
         self.xgb, self.loss = xgb, loss
@@ -171,7 +176,7 @@ class XGBoostRun:
             prior_score = float(log_priors(y, 2))
         self.focal_params = {**self.params, "base_score": base_score, "disable_default_eval_metric": 1}
         self.numpy_params = {**self.params, "base_score": prior_score, "disable_default_eval_metric": 1}
-        self.contenders = contenders_for(n_classes)
+        self.contenders = contenders_for(n_classes, chosen)
         if n_classes == 2:
             self.gamma0 = gamma0_loss()
             self.gamma0_params = {**self.params, "base_score": self.gamma0.init_raw_prediction(y),
@@ -202,7 +207,7 @@ class LightGBMRun:
     """One LightGBM data set (binned once, outside the timings): built-in, focal (both routes) or NumPy
     objective."""
 
-    def __init__(self, X, y, n_classes, loss, device):
+    def __init__(self, X, y, n_classes, loss, device, chosen=CONTENDERS):
         import lightgbm as lgb
 
         if device != "cpu":
@@ -224,7 +229,7 @@ class LightGBMRun:
                                      free_raw_data=False).construct()
         self.with_prior = lgb.Dataset(X, label=y, init_score=prior, params=dataset_params,
                                       free_raw_data=False).construct()
-        self.contenders = contenders_for(n_classes)
+        self.contenders = contenders_for(n_classes, chosen)
         if n_classes == 2:
             self.gamma0 = gamma0_loss()
             self.with_gamma0_init = lgb.Dataset(
@@ -298,20 +303,22 @@ def time_pair(run, rounds: int, repeats: int, threads: Optional[int]) -> dict:
                     leaves[contender] = run.leaves(booster) / rounds
                 del booster
     times = {c: np.array(t) for c, t in (walls if clock_name == "wall" else cpus).items()}
-    builtin, focal, floor = times["builtin"], times["focal"], times["numpy"]
+    builtin, focal = times["builtin"], times["focal"]
     result = {
         "clock": clock_name,
         "builtin_s": common.median_and_spread(builtin),
         "focal_s": common.median_and_spread(focal),
-        "numpy_s": common.median_and_spread(floor),
         "ratio": float(np.median(focal) / np.median(builtin)),
         "ratio_paired": float(np.median(focal / builtin)),
-        "ratio_numpy": float(np.median(floor) / np.median(builtin)),
-        "ratio_focal_numpy": float(np.median(focal) / np.median(floor)),
         "leaves_per_round": leaves,
         "raw_wall_s": walls,
         "raw_cpu_s": cpus,
     }
+    if "numpy" in times:
+        floor = times["numpy"]
+        result["numpy_s"] = common.median_and_spread(floor)
+        result["ratio_numpy"] = float(np.median(floor) / np.median(builtin))
+        result["ratio_focal_numpy"] = float(np.median(focal) / np.median(floor))
     if "focal_obj" in times:
         result["focal_obj_s"] = common.median_and_spread(times["focal_obj"])
         result["ratio_focal_obj"] = float(np.median(times["focal_obj"]) / np.median(builtin))
@@ -340,7 +347,7 @@ def run_all(args, after_each=None) -> List[dict]:
                 if booster == "lightgbm" and args.device != "cpu":
                     print("LightGBM runs only with --device cpu here: skipped", file=sys.stderr)
                     continue
-                run = RUNS[booster](X, y, n_classes, loss, args.device)
+                run = RUNS[booster](X, y, n_classes, loss, args.device, args.contenders)
                 for setting in args.threads:
                     threads = None if setting == "default" else int(setting)
                     entry = {"booster": booster, "task": task, "n_rows": n_rows, "n_classes": n_classes,
@@ -352,11 +359,12 @@ def run_all(args, after_each=None) -> List[dict]:
                     if "ratio_gamma0" in entry:
                         obj_route += (f"gamma0 / built-in {entry['ratio_gamma0']:.3f}, focal / gamma0 "
                                       f"{entry['ratio_focal_gamma0']:.3f}; ")
+                    floor_route = (f"numpy / built-in {entry['ratio_numpy']:.3f}, focal / numpy "
+                                   f"{entry['ratio_focal_numpy']:.3f}" if "ratio_numpy" in entry else "")
                     print(f"[{time.perf_counter() - start:7.1f}s] {booster:8s} {task:12s} {n_rows:>9,} rows "
                           f"threads={setting:7s} built-in {entry['builtin_s']['median']:.3f}s focal "
                           f"{entry['focal_s']['median']:.3f}s ratio {entry['ratio']:.3f} "
-                          f"(paired {entry['ratio_paired']:.3f}; {obj_route}numpy / built-in "
-                          f"{entry['ratio_numpy']:.3f}, focal / numpy {entry['ratio_focal_numpy']:.3f})",
+                          f"(paired {entry['ratio_paired']:.3f}; {obj_route}{floor_route})",
                           file=sys.stderr, flush=True)
                     if after_each is not None:
                         after_each(results)
@@ -415,6 +423,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="default: 7 up to 20,000 rows, 5 at 200,000, else 3")
     parser.add_argument("--rounds", type=int, default=None, help="default: per size, 100 at 1,000 rows to 2 "
                         "at 2,000,000, three times that for binary")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS),
+                        help="comma-separated subset of " + ",".join(CONTENDERS) + " (builtin and focal always run)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="XGBoost's device (LightGBM runs only with cpu)")
     parser.add_argument("--stem", default=None, help="results file name (default: training_speed_<device>, "
@@ -428,11 +438,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.tasks = [t for t in args.tasks.split(",") if t]
     args.boosters = [b for b in args.boosters.split(",") if b]
     args.threads = [t for t in args.threads.split(",") if t]
+    chosen = {"builtin", "focal", *(c for c in args.contenders.split(",") if c)}
+    if chosen - set(CONTENDERS):
+        parser.error(f"unknown contender: {sorted(chosen - set(CONTENDERS))}")
+    args.contenders = tuple(c for c in CONTENDERS if c in chosen)
     unknown = set(args.tasks) - set(TASKS) or set(args.boosters) - set(RUNS)
     if unknown:
         parser.error(f"unknown task or booster: {sorted(unknown)}")
     full = (args.rows == list(ROWS) and args.tasks == list(TASKS) and set(args.boosters) == set(RUNS)
-            and set(args.threads) == {"default", "1"} and args.repeats is None and args.rounds is None)
+            and set(args.threads) == {"default", "1"} and args.repeats is None and args.rounds is None
+            and args.contenders == CONTENDERS)
     payload = {"settings": {**vars(args), "command_line": command_line, "full": full},
                "environment": common.environment(args.device)}
     stem = args.stem or f"training_speed_{args.device}" + ("" if full else "_subset")
