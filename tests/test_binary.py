@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, log_expit
 
-from boostfocal import BinaryFocalLoss, FocalLoss, balanced_alpha
+from boostfocal import BinaryFocalLoss, FocalLoss, balanced_alpha, kernel_threads
 
 GAMMAS = [0.0, 0.5, 1.0, 2.0, 5.0]
 ALPHAS = [None, 0.25, 0.75]
@@ -349,7 +349,7 @@ def test_alpha_and_sample_weight_multiply(policy):
 @pytest.mark.parametrize("policy", POLICIES)
 def test_dtypes_layouts_column_shape_and_read_only_inputs(policy):
     rng = np.random.default_rng(1)
-    n = 9000  # several parallel chunks
+    n = 9000  # several chunks
     z = rng.normal(0, 6, n)
     y = rng.integers(0, 2, n)
     weight = rng.uniform(0, 2, n)
@@ -360,33 +360,37 @@ def test_dtypes_layouts_column_shape_and_read_only_inputs(policy):
     frozen = [a.copy() for a in (z, y, weight)]
     for array in frozen:
         array.setflags(write=False)
-    variants = {
-        "strided": (wide[:, 1], (n,)),
-        "column_C": (z[:, None].copy(), (n, 1)),
-        "column_F": (np.asfortranarray(z[:, None]), (n, 1)),
-        "column_strided": (wide[:, 1:2], (n, 1)),
-        "read_only": (frozen[0], (n,)),
-    }
-    for name, (raw, shape) in variants.items():
-        got_gradient, got_hessian = loss.gradient_hessian(frozen[1], raw, frozen[2], order="F")
-        assert got_gradient.shape == got_hessian.shape == shape, name
-        np.testing.assert_array_equal(got_gradient.reshape(-1), gradient, err_msg=name)
-        np.testing.assert_array_equal(got_hessian.reshape(-1), hessian, err_msg=name)
-        np.testing.assert_array_equal(loss.loss(y, raw, weight), loss.loss(y, z, weight))
-        assert loss.predict_proba(raw).shape == shape
-    # float32 in: float32 out, computed in float64 from the float32 values.
-    z32 = z.astype(np.float32)
-    gradient32, hessian32 = loss.gradient_hessian(y, z32, weight)
-    assert gradient32.dtype == hessian32.dtype == np.float32
-    expected = loss.gradient_hessian(y, z32.astype(np.float64), weight)
-    np.testing.assert_array_equal(gradient32, expected[0].astype(np.float32))
-    np.testing.assert_array_equal(hessian32, expected[1].astype(np.float32))
-    assert loss.gradient_hessian(y, z32, dtype=np.float64)[0].dtype == np.float64
-    assert loss.gradient_hessian(y, z.astype(int))[0].dtype == np.float64
-    assert loss.predict_proba(z32).dtype == np.float32
-    # Labels as floats, small ints, lists and columns are all accepted.
-    for labels in (y.astype(np.float32), y.astype(np.uint8), y.tolist(), y[:, None]):
-        np.testing.assert_array_equal(loss.loss(labels, z), loss.loss(y, z))
+    # The variants run on the serial kernel's compilations (see the multiclass twin of this test
+    # in test_focal_loss.py: each layout and dtype is one more compilation, about 3.5x as long for
+    # the parallel kernel); the reference above comes from the parallel one.
+    with kernel_threads(1):
+        variants = {
+            "strided": (wide[:, 1], (n,)),
+            "column_C": (z[:, None].copy(), (n, 1)),
+            "column_F": (np.asfortranarray(z[:, None]), (n, 1)),
+            "column_strided": (wide[:, 1:2], (n, 1)),
+            "read_only": (frozen[0], (n,)),
+        }
+        for name, (raw, shape) in variants.items():
+            got_gradient, got_hessian = loss.gradient_hessian(frozen[1], raw, frozen[2], order="F")
+            assert got_gradient.shape == got_hessian.shape == shape, name
+            np.testing.assert_array_equal(got_gradient.reshape(-1), gradient, err_msg=name)
+            np.testing.assert_array_equal(got_hessian.reshape(-1), hessian, err_msg=name)
+            np.testing.assert_array_equal(loss.loss(y, raw, weight), loss.loss(y, z, weight))
+            assert loss.predict_proba(raw).shape == shape
+        # float32 in: float32 out, computed in float64 from the float32 values.
+        z32 = z.astype(np.float32)
+        gradient32, hessian32 = loss.gradient_hessian(y, z32, weight)
+        assert gradient32.dtype == hessian32.dtype == np.float32
+        expected = loss.gradient_hessian(y, z32.astype(np.float64), weight)
+        np.testing.assert_array_equal(gradient32, expected[0].astype(np.float32))
+        np.testing.assert_array_equal(hessian32, expected[1].astype(np.float32))
+        assert loss.gradient_hessian(y, z32, dtype=np.float64)[0].dtype == np.float64
+        assert loss.gradient_hessian(y, z.astype(int))[0].dtype == np.float64
+        assert loss.predict_proba(z32).dtype == np.float32
+        # Labels as floats, small ints, lists and columns are all accepted.
+        for labels in (y.astype(np.float32), y.astype(np.uint8), y.tolist(), y[:, None]):
+            np.testing.assert_array_equal(loss.loss(labels, z), loss.loss(y, z))
     # Nothing was modified.
     np.testing.assert_array_equal(wide[:, 1], z)
 

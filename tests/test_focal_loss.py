@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from boostfocal import FocalLoss, balanced_alpha
+from boostfocal import FocalLoss, balanced_alpha, kernel_threads
 
 GAMMAS = [0.0, 0.5, 1.0, 2.0, 3.7, 5.0]
 N_CLASSES = [2, 3, 10]
@@ -451,27 +451,33 @@ def test_float32_c_f_strided_and_read_only_inputs_agree(policy):
         "F": np.asfortranarray(raw),
         "strided": wide[:, ::2],
     }
-    for name, variant in variants.items():
-        frozen = variant.copy(order="K")
-        variant.setflags(write=False)
-        frozen_y, frozen_w = y.copy(), weight.copy()
-        y.setflags(write=False)
-        weight.setflags(write=False)
-        gradient, hessian = loss.gradient_hessian(y, variant, weight)
-        np.testing.assert_array_equal(gradient, reference[0], err_msg=name)
-        np.testing.assert_array_equal(hessian, reference[1], err_msg=name)
-        np.testing.assert_array_equal(variant, frozen)
-        np.testing.assert_array_equal(y, frozen_y)
-        np.testing.assert_array_equal(weight, frozen_w)
-        y.setflags(write=True)
-        weight.setflags(write=True)
-    gradient32, hessian32 = loss.gradient_hessian(y, raw.astype(np.float32), weight)
-    assert gradient32.dtype == np.float32
-    exact_for_rounded = loss.gradient_hessian(y, raw.astype(np.float32).astype(np.float64), weight)
-    np.testing.assert_allclose(gradient32, exact_for_rounded[0], rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(hessian32, exact_for_rounded[1], rtol=1e-6, atol=1e-7)
-    gradient_f, _ = loss.gradient_hessian(y, raw, weight, order="F", dtype=np.float32)
-    assert gradient_f.flags.f_contiguous and gradient_f.dtype == np.float32
+    # Every layout and dtype is one more Numba compilation of the kernel. The variants run on the
+    # calling thread, i.e. on the serial kernel's compilations: from a cold cache the parallel
+    # kernel took 16.7 s to compile and the serial one 4.7 s (Zen 4 host), and in CI this test took
+    # over 3 minutes with the parallel ones. 5,000 rows still span several chunks; the reference
+    # above comes from the parallel kernel, so the comparisons also hold the two to the same bits.
+    with kernel_threads(1):
+        for name, variant in variants.items():
+            frozen = variant.copy(order="K")
+            variant.setflags(write=False)
+            frozen_y, frozen_w = y.copy(), weight.copy()
+            y.setflags(write=False)
+            weight.setflags(write=False)
+            gradient, hessian = loss.gradient_hessian(y, variant, weight)
+            np.testing.assert_array_equal(gradient, reference[0], err_msg=name)
+            np.testing.assert_array_equal(hessian, reference[1], err_msg=name)
+            np.testing.assert_array_equal(variant, frozen)
+            np.testing.assert_array_equal(y, frozen_y)
+            np.testing.assert_array_equal(weight, frozen_w)
+            y.setflags(write=True)
+            weight.setflags(write=True)
+        gradient32, hessian32 = loss.gradient_hessian(y, raw.astype(np.float32), weight)
+        assert gradient32.dtype == np.float32
+        exact_for_rounded = loss.gradient_hessian(y, raw.astype(np.float32).astype(np.float64), weight)
+        np.testing.assert_allclose(gradient32, exact_for_rounded[0], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(hessian32, exact_for_rounded[1], rtol=1e-6, atol=1e-7)
+        gradient_f, _ = loss.gradient_hessian(y, raw, weight, order="F", dtype=np.float32)
+        assert gradient_f.flags.f_contiguous and gradient_f.dtype == np.float32
 
 
 def test_out_arrays_are_filled_and_returned():

@@ -174,13 +174,16 @@ def test_what_the_team_does_not_take_returns_none(team):
                        np.empty(0, np.float32), np.empty(0, np.float32)) is None  # (0,) outputs
     small = multiclass_inputs(2048, 3)  # one chunk: the calling thread, as run_kernel does
     assert team.multiclass(*small, 2.0, 0, 0.0, np.empty_like(small[1]), np.empty_like(small[1])) is None
-    # The loss then computes it the ordinary way.
-    loss = FocalLoss(2.0)
-    raw64 = raw.astype(np.float64)
-    got = [np.empty_like(raw64), np.empty_like(raw64)]
-    loss._gradient_hessian_into(labels, raw64, loss._kernel_alpha(3), weights, *got, team)
-    expected = loss.gradient_hessian(labels.astype(np.int64), raw64)
+    # The loss then computes it the ordinary way: here on the calling thread, by the serial
+    # kernel's compilation for these argument types (float32 C, writable), which the tests above
+    # made, rather than compiling the kernel for float64 inputs in this process only for this check.
+    loss = FocalLoss(2.0, hessian="exact")
+    expected = [np.empty_like(small[1]), np.empty_like(small[1])]
+    multiclass.focal_loss_gradient_hessian.serial(*small, 2.0, multiclass.HESSIAN_EXACT, 0.0, *expected)
+    got = [np.full_like(small[1], np.nan), np.full_like(small[1], np.nan)]
+    loss._gradient_hessian_into(*small, *got, team)
     np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
 
 
 def test_one_thread_or_the_switch_means_no_team(monkeypatch):
