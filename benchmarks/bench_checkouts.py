@@ -286,8 +286,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.interleaved:
         payload.update(interleaved=True, interleaved_results=interleaved, calls=INTERLEAVED_CALLS)
     markdown = render_markdown(payload)
-    print("\n".join(str(p) for p in common.write_results(args.stem, payload, markdown)))
-    print(markdown)
+    common.publish(args.stem, payload, markdown)
     return 0
 
 

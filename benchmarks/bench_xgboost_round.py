@@ -244,8 +244,7 @@ def main(argv=None) -> int:
         payload["rows"].append(row)
         print(row, file=sys.stderr, flush=True)
     markdown = render_markdown(payload)
-    print("\n".join(str(p) for p in common.write_results(args.stem, payload, markdown)))
-    print(markdown)
+    common.publish(args.stem, payload, markdown)
     return 0
 
 

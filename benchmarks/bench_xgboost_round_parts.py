@@ -102,8 +102,7 @@ def main(argv=None) -> int:
     for n_rows in (int(n) for n in args.rows.split(",")):
         payload["rows"].append(round_parts(n_rows, args.task, args.rounds, args.repeats))
     markdown = render_markdown(payload)
-    print("\n".join(str(p) for p in common.write_results(args.stem, payload, markdown)))
-    print(markdown)
+    common.publish(args.stem, payload, markdown)
     return 0
 
 

@@ -158,6 +158,12 @@ def write_results(stem: str, payload: Dict[str, object], markdown: str, compact:
     return [json_path, md_path]
 
 
+def publish(stem: str, payload: Dict[str, object], markdown: str) -> None:
+    """:func:`write_results`, then print the files' paths and the Markdown (the benchmarks' last step)."""
+    print("\n".join(str(path) for path in write_results(stem, payload, markdown)))
+    print(markdown)
+
+
 def command_line(script: str, argv=None) -> str:
     """How a benchmark was run, for its result files: ``python benchmarks/<script> <arguments>``
     (``script``: the benchmark's ``__file__``; ``argv``: its ``main``'s, or None for sys.argv)."""
