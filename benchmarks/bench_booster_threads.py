@@ -2,8 +2,10 @@
 on the calling thread?
 
 At the boosters' default threads (nothing set), trainings on the training-speed benchmark's synthetic
-data, contenders interleaved in each repeat: the built-in objective; for XGBoost, focal on XGBoost's
-own OpenMP team (``team``, boostfocal/kernels/openmp_team.py, the default); focal with every gradient
+data, contenders interleaved in each repeat: the built-in objective; for XGBoost, focal with every
+gradient call of more than one chunk of rows on XGBoost's own OpenMP team (``team``,
+boostfocal/kernels/openmp_team.py; its size rule ``TEAM_FROM_ENTRIES`` lifted, since this benchmark
+is what the rule was set from); focal with every gradient
 call of more than one chunk of rows on Numba's pool (``pool``) and focal with every call serial
 (``serial``), both with the team turned off (``BOOSTFOCAL_OPENMP_TEAM=0``). Wall clock, medians of
 ``--repeats`` after a warm-up; ratios to the built-in.
@@ -15,6 +17,7 @@ call of more than one chunk of rows on Numba's pool (``pool``) and focal with ev
 
     python benchmarks/bench_booster_threads.py                      # XGBoost, about 4 minutes on 2 cores
     python benchmarks/bench_booster_threads.py --booster lightgbm   # about 4 minutes
+    python benchmarks/bench_booster_threads.py --cells 5000:2:180,5000:7:60 --contenders team,serial
 
 Writes ``benchmarks/results/booster_threads_cpu.json`` and ``.md`` (``--stem`` names them otherwise).
 """
@@ -44,15 +47,16 @@ CELLS = {
 CONTENDERS = {"xgboost": ("builtin", "team", "pool", "serial"), "lightgbm": ("builtin", "pool", "serial")}
 
 
-def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int) -> Dict[str, object]:
+def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int,
+            contenders=None) -> Dict[str, object]:
     from boostfocal import BinaryFocalLoss, FocalLoss
-    from boostfocal.kernels import threads
+    from boostfocal.kernels import openmp_team, threads
 
     X, y = synthetic(n_rows, n_classes)
     loss = BinaryFocalLoss(2.0) if n_classes == 2 else FocalLoss(2.0)
     run = RUNS[booster](X, y, n_classes, loss, "cpu")
-    saved = threads.BOOSTER_PARALLEL_SAVING_FROM
-    contenders = CONTENDERS[booster]
+    saved, team_rule = threads.BOOSTER_PARALLEL_SAVING_FROM, openmp_team.TEAM_FROM_ENTRIES
+    contenders = contenders or CONTENDERS[booster]
     times: Dict[str, List[float]] = {c: [] for c in contenders}
     def train(contender, n_rounds):
         threads.set_kernel_threads(1 if contender == "serial" else None)
@@ -65,6 +69,7 @@ def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int
         # would not: LightGBM's callbacks on the shared pool skip it). Set before the warm-up, so
         # that each contender's warm-up compiles and starts what its timed runs use.
         threads.BOOSTER_PARALLEL_SAVING_FROM = 0
+        openmp_team.TEAM_FROM_ENTRIES = 0  # read by each training's team when it is made
         for contender in contenders:
             train(contender, 2)
         for repeat in range(repeats):
@@ -73,7 +78,7 @@ def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int
                 train(contender, rounds)
                 times[contender].append(time.perf_counter() - start)
     finally:
-        threads.BOOSTER_PARALLEL_SAVING_FROM = saved
+        threads.BOOSTER_PARALLEL_SAVING_FROM, openmp_team.TEAM_FROM_ENTRIES = saved, team_rule
         threads.set_kernel_threads(None)
         os.environ.pop("BOOSTFOCAL_OPENMP_TEAM", None)
     medians = {c: float(np.median(times[c])) for c in contenders}
@@ -97,7 +102,8 @@ def render_markdown(payload: dict) -> str:
         f"{route}, gamma = 2, synthetic data of bench_training_speed.py, nothing set "
         "(default threads); wall clock, medians of interleaved repeats, ratios to the built-in objective.", "",
     ]
-    focal = [c for c in CONTENDERS[booster] if c != "builtin"]
+    focal = [c for c in CONTENDERS[booster]
+             if c != "builtin" and any(f"{c}_ratio" in cell for cell in payload["cells"])]
     header = ["rows", "task", "entries", "rounds x repeats", "built-in s"] + [
         f"focal, {c} / built-in" for c in focal] + ["fastest"]
     rows = []
@@ -116,6 +122,10 @@ def main(argv=None) -> int:
     parser.add_argument("--booster", choices=sorted(CELLS), default="xgboost")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--rows", default=None, help="comma-separated row counts: only the cells of these sizes")
+    parser.add_argument("--cells", default=None, help="comma-separated rows:classes:rounds (2 classes: binary) "
+                        "instead of the booster's cells")
+    parser.add_argument("--contenders", default=None, help="comma-separated subset of the booster's contenders "
+                        "(builtin always runs)")
     parser.add_argument("--stem", default=None, help="result file names (default: booster_threads_cpu, "
                         "booster_threads_lightgbm_cpu for --booster lightgbm)")
     args = parser.parse_args(argv)
@@ -123,14 +133,25 @@ def main(argv=None) -> int:
     payload = {"environment": common.environment("cpu"), "booster": args.booster,
                "command": common.command_line(__file__, argv),
                "cells": []}
+    cells = CELLS[args.booster]
+    if args.cells:
+        cells = tuple(tuple(int(float(part)) for part in cell.split(":")) for cell in args.cells.split(","))
+        if any(len(cell) != 3 for cell in cells):
+            parser.error("--cells: each cell is rows:classes:rounds")
+    contenders = None
+    if args.contenders:
+        chosen = {"builtin", *args.contenders.split(",")}
+        if chosen - set(CONTENDERS[args.booster]):
+            parser.error(f"unknown contender: {sorted(chosen - set(CONTENDERS[args.booster]))}")
+        contenders = tuple(c for c in CONTENDERS[args.booster] if c in chosen)
     sizes = None if args.rows is None else {int(float(r)) for r in args.rows.split(",")}
-    if sizes is not None and not any(n_rows in sizes for n_rows, _, _ in CELLS[args.booster]):
+    if sizes is not None and not any(n_rows in sizes for n_rows, _, _ in cells):
         parser.error(f"--rows: no cell of {sorted(sizes)} rows; the cells have "
-                     f"{sorted({n for n, _, _ in CELLS[args.booster]})}")
-    for n_rows, n_classes, rounds in CELLS[args.booster]:
+                     f"{sorted({n for n, _, _ in cells})}")
+    for n_rows, n_classes, rounds in cells:
         if sizes is not None and n_rows not in sizes:
             continue
-        cell = measure(args.booster, n_rows, n_classes, rounds, args.repeats)
+        cell = measure(args.booster, n_rows, n_classes, rounds, args.repeats, contenders)
         print({k: round(v, 3) if isinstance(v, float) else v for k, v in cell.items()
                if k in ("n_rows", "n_classes") or k.endswith("_ratio")}, file=sys.stderr, flush=True)
         payload["cells"].append(cell)

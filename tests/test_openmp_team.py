@@ -16,6 +16,7 @@ from boostfocal.adapters import xgboost_capi  # noqa: E402
 from boostfocal.kernels import binary, multiclass, openmp_team, threads  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not os.sys.platform.startswith("linux"), reason="GNU OpenMP runtimes: Linux")
+TEAM_RULE = openmp_team.TEAM_FROM_ENTRIES  # the size rule as shipped (the tests below lift it)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,16 @@ def team():
     # XGBoost's Linux wheels run on a GNU OpenMP runtime, whose GOMP_parallel the team calls.
     assert found is not None and found.workers >= 2
     assert os.path.basename(found.runtime_path).startswith("libgomp")
+    assert found.from_entries == TEAM_RULE > 0
+    found.from_entries = 0  # the tests below hold the team's work to the kernels' on small inputs too
     return found
+
+
+@pytest.fixture(autouse=True)
+def teams_take_every_size(monkeypatch):
+    """Teams made in these tests' trainings take calls of any size (more than one chunk), as the
+    fixture's team does; test_the_team_takes_calls_from_its_size_on checks the size rule."""
+    monkeypatch.setattr(openmp_team, "TEAM_FROM_ENTRIES", 0)
 
 
 def multiclass_inputs(n, k, seed=0, weighted=False):
@@ -184,6 +194,47 @@ def test_what_the_team_does_not_take_returns_none(team):
     loss._gradient_hessian_into(*small, *got, team)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_the_team_takes_calls_from_its_size_on(monkeypatch):
+    rule = TEAM_RULE
+    monkeypatch.setattr(openmp_team, "TEAM_FROM_ENTRIES", rule)  # the rule as shipped, here
+    sized = openmp_team.team_of(xgboost_capi.library_path(), 2)
+    if sized is None:
+        pytest.skip("no team here (one kernel thread)")
+    assert sized.from_entries == rule
+    # Binary rows weigh binary.focal_loss_gradient_hessian.cost_per_entry (1.5) multiclass entries.
+    binary_cost = binary.focal_loss_gradient_hessian.cost_per_entry
+    for n, taken in ((int(rule / binary_cost) - 1, False), (int(rule / binary_cost) + 1, True)):
+        rng = np.random.default_rng(n)
+        labels, raw = (rng.random(n) < 0.3).astype(np.float32), rng.normal(size=n).astype(np.float32)
+        got = [np.full_like(raw, np.nan), np.full_like(raw, np.nan)]
+        result = sized.binary(labels, raw, np.array([0.5, 0.5]), np.empty(0), 2.0, binary.HESSIAN_PSD, 1e-6,
+                              False, *got)
+        assert (result is not None) == taken
+        assert np.isnan(got[0]).all() != taken  # declined: nothing written, the caller computes it
+        losses = np.full(n, np.nan)
+        result = sized.binary_loss(labels, raw, np.array([0.5, 0.5]), np.empty(0), 2.0, binary.HESSIAN_PSD, 1e-6,
+                                   False, losses)
+        assert (result is not None) == taken and np.isnan(losses).all() != taken
+    k = 5
+    for n, taken in ((rule // k - 1, False), (rule // k, True)):
+        labels, raw, alpha, weights = multiclass_inputs(n, k, seed=n)
+        got = [np.full_like(raw, np.nan), np.full_like(raw, np.nan)]
+        assert (sized.multiclass(labels, raw, alpha, weights, 2.0, 1, 1e-6, *got) is not None) == taken
+        assert (sized.multiclass_loss(labels, raw, alpha, weights, 2.0, np.empty(n)) is not None) == taken
+    # Through a training: the same booster whether its calls run on the team or not.
+    used = record_team_runs(monkeypatch)
+    loss = BinaryFocalLoss(2.0)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(20_000, 4)).astype(np.float32)
+    y = (X[:, 0] + rng.normal(size=20_000) > 0).astype(np.int64)
+    small = train(loss, X, y, rounds=3, nthread=2)  # 30,000 weighted entries: below the rule
+    assert used == [("binary", False)] * 3
+    monkeypatch.setattr(openmp_team, "TEAM_FROM_ENTRIES", 0)
+    used.clear()
+    np.testing.assert_array_equal(train(loss, X, y, rounds=3, nthread=2), small)
+    assert used == [("binary", True)] * 3
 
 
 def test_one_thread_or_the_switch_means_no_team(monkeypatch):

@@ -21,8 +21,8 @@ of ``xgboost_train``'s evaluation sets, whose sum is then the same to the bit.
 The workers take one dtype combination, the one of XGBoost's CPU loop (``xgboost_train``): labels
 float32 (XGBoost's label vector), margins float32 (its prediction cache), weights float64 (n,) or
 (0,), alpha float64, gradient and Hessian float32 (per-sample losses float64), all C-contiguous,
-more than one chunk of rows.
-For anything else the team's methods return None and the caller goes through
+more than one chunk of rows, and at least ``TEAM_FROM_ENTRIES`` weighted entries (smaller calls do
+not pay for the team). For anything else the team's methods return None and the caller goes through
 :func:`.threads.run_kernel`. Measured on 16 cores, focal / built-in training time with the kernel on
 XGBoost's team, on Numba's pool and serial: 1.114 / 1.576 / 1.454 at 200,000 x 7, 1.039 / 1.374 /
 1.791 at 200,000 x 10 (docs/threads.md, benchmarks/bench_booster_threads.py).
@@ -54,6 +54,19 @@ JOINED, WORKERS = 18, 19  # threads of the team that joined so far; how many may
 LOSS = 20  # the per-sample loss vector (float64) of the loss workers
 CONTEXT_SLOTS = 21
 NOT_RUN = -2  # result slots before their piece runs (a piece writes -1 or a row)
+
+# The team takes a call from this many entries on (rows x outputs x the kernel's cost_per_entry, in
+# multiclass gradient entries); smaller calls go back to the caller, whose rules (threads.run_kernel)
+# run them serially inside a booster, or on Numba's pool where the booster shares Numba's OpenMP
+# runtime. Below it, what the team saves (about half a serial call of 4-5 ns an entry on
+# 2 threads) does not pay for waking XGBoost's threads and the call's own 18 us of Python. Measured
+# on the 2-core Zen 4 host, XGBoost at default threads, focal / built-in with the kernel on the team
+# and serial, 11 interleaved repeats (benchmarks/bench_booster_threads.py --cells ...,
+# results/booster_threads_team_threshold_cpu*.md): binary 5,000 rows 1.035 / 1.004, 10,000 1.089 /
+# 1.064, 20,000 1.060 / 1.062, 50,000 1.097 / 1.074 (75,000 entries), 100,000 1.028 / 1.057
+# (150,000), 200,000 1.028 / 1.039; 5,000 x 7 0.883 / 0.878 (35,000), 20,000 x 7 0.998 / 1.004
+# (140,000). On 16 cores, binary 20,000 rows: 1.222 / 1.114 (docs/threads.md, stop 27).
+TEAM_FROM_ENTRIES = 100_000
 
 # The serial compilations, as globals: Numba resolves a module global, not an attribute chain.
 _multiclass_serial = multiclass.focal_loss_gradient_hessian.serial
@@ -201,6 +214,12 @@ def binary_loss_worker(context_address):
 
 _WORKERS = {"multiclass": multiclass_worker, "binary": binary_worker,
             "multiclass_loss": multiclass_loss_worker, "binary_loss": binary_loss_worker}
+# Each kind's cost per entry for the size rule, the one the fallback's rule (threads.run_kernel) uses
+# for the same call: the gradient kernels' cost_per_entry (a loss-only binary pass costs less).
+_COST_PER_ENTRY = {"multiclass": multiclass.focal_loss_gradient_hessian.cost_per_entry,
+                   "binary": binary.focal_loss_gradient_hessian.cost_per_entry,
+                   "multiclass_loss": multiclass.focal_loss_per_sample.cost_per_entry,
+                   "binary_loss": binary.focal_loss_gradient_hessian.cost_per_entry}
 _compiled = {}  # kind -> the cfunc, compiled (or loaded from Numba's cache) once
 _compile_lock = threading.Lock()
 
@@ -235,6 +254,8 @@ class OpenMPTeam:
     reused as it stands (a team of another size makes the runtime stop or start threads).
     ``workers``: how many of them work (the kernel thread setting may allow fewer; the others
     return at once). Pieces: about four per worker, so that a thread that joins late takes fewer.
+    ``from_entries``: the smallest call taken, in weighted entries, :data:`TEAM_FROM_ENTRIES` as it
+    stands when the team is made (one training).
     """
 
     def __init__(self, runtime_path: str, team_threads: int, workers: int):
@@ -247,6 +268,7 @@ class OpenMPTeam:
         self.runtime_path = runtime_path
         self.team_threads = int(team_threads)
         self.workers = min(int(workers), self.team_threads)
+        self.from_entries = TEAM_FROM_ENTRIES
         self._context = np.zeros(CONTEXT_SLOTS, dtype=np.int64)
         self._results = np.empty(0, dtype=np.int64)
         self._lock = threading.Lock()  # one context vector: one call at a time per team object
@@ -273,6 +295,9 @@ class OpenMPTeam:
         else:
             outputs = [(loss, np.float64, (raw.shape[0],))]
         raw_ndim = 2 if kind.startswith("multiclass") else 1
+        outputs_per_row = raw.shape[1] if raw.ndim == 2 else 1
+        if raw.shape[0] * outputs_per_row * _COST_PER_ENTRY[kind] < self.from_entries:
+            return None  # too small to pay for the team: the caller runs it by its own rules
         if kind in self._unavailable or not self._takes(labels, raw, alpha, weights, outputs, rows_per_chunk,
                                                         raw_ndim):
             return None
