@@ -33,7 +33,7 @@ from typing import Dict, List
 import numpy as np
 
 import common
-from bench_training_speed import RUNS, synthetic
+from bench_training_speed import RUNS, focal_loss_for, synthetic
 
 # (rows, classes (2: binary), rounds) per booster. XGBoost: where its rule's threshold falls;
 # LightGBM: the cells of the training-speed benchmark where its callbacks go parallel (more than one
@@ -49,11 +49,10 @@ CONTENDERS = {"xgboost": ("builtin", "team", "pool", "serial"), "lightgbm": ("bu
 
 def measure(booster: str, n_rows: int, n_classes: int, rounds: int, repeats: int,
             contenders=None) -> Dict[str, object]:
-    from boostfocal import BinaryFocalLoss, FocalLoss
     from boostfocal.kernels import openmp_team, threads
 
     X, y = synthetic(n_rows, n_classes)
-    loss = BinaryFocalLoss(2.0) if n_classes == 2 else FocalLoss(2.0)
+    loss = focal_loss_for(n_classes)
     run = RUNS[booster](X, y, n_classes, loss, "cpu")
     saved, team_rule = threads.BOOSTER_PARALLEL_SAVING_FROM, openmp_team.TEAM_FROM_ENTRIES
     contenders = contenders or CONTENDERS[booster]

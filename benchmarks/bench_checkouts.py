@@ -50,15 +50,13 @@ REPEATS = 5
 def measure_here() -> Dict[str, float]:
     """In the child: the paired focal / built-in ratio of each cell, with this process's boostfocal."""
     sys.path.insert(0, str(HERE))
-    from bench_training_speed import XGBoostRun, synthetic
-
-    from boostfocal import BinaryFocalLoss, FocalLoss
+    from bench_training_speed import TASKS, XGBoostRun, focal_loss_for, synthetic
 
     ratios = {}
     for task, n_rows, rounds in CELLS:
-        n_classes = 2 if task == "binary" else int(task.removeprefix("multiclass"))
+        n_classes = TASKS[task]
         X, y = synthetic(n_rows, n_classes)
-        loss = BinaryFocalLoss(2.0) if n_classes == 2 else FocalLoss(2.0)
+        loss = focal_loss_for(n_classes)
         run = XGBoostRun(X, y, n_classes, loss, "cpu")
         for contender in ("builtin", "focal"):  # warm-up: compilation, caches, thread pools
             run.train(contender, 2, None)

@@ -22,7 +22,7 @@ from typing import Dict, List
 import numpy as np
 
 import common
-from bench_training_speed import synthetic
+from bench_training_speed import focal_loss_for, synthetic
 
 # (training rows, classes (2: binary), rounds); the evaluation set has as many rows again.
 CELLS = ((50_000, 7, 20), (200_000, 7, 8), (200_000, 2, 24))
@@ -32,7 +32,6 @@ CONTENDERS = ("builtin", "team", "serial")
 def measure(n_rows: int, n_classes: int, rounds: int, repeats: int) -> Dict[str, object]:
     import xgboost as xgb
 
-    from boostfocal import BinaryFocalLoss, FocalLoss
     from boostfocal.adapters import xgboost_train
 
     X, y = synthetic(2 * n_rows, n_classes)
@@ -41,7 +40,7 @@ def measure(n_rows: int, n_classes: int, rounds: int, repeats: int) -> Dict[str,
     evals = [(dtrain, "train"), (dvalid, "valid")]
     params = {"tree_method": "hist", "max_depth": 6, "learning_rate": 0.1, "seed": 0}
     binary = n_classes == 2
-    loss = BinaryFocalLoss(2.0) if binary else FocalLoss(2.0)
+    loss = focal_loss_for(n_classes)
     builtin = {**params, **({"objective": "binary:logistic", "eval_metric": "logloss"} if binary else
                             {"objective": "multi:softprob", "num_class": n_classes, "eval_metric": "mlogloss"})}
     focal = {**params, **({} if binary else {"num_class": n_classes})}

@@ -136,6 +136,13 @@ def contenders_for(n_classes: int, chosen=CONTENDERS) -> tuple:
     return tuple(c for c in CONTENDERS if (c != "gamma0" or n_classes == 2) and c in chosen)
 
 
+def focal_loss_for(n_classes: int):
+    """The benchmarks' focal loss: ``FocalLoss(GAMMA)``, or ``BinaryFocalLoss(GAMMA)`` for two classes."""
+    from boostfocal import BinaryFocalLoss, FocalLoss
+
+    return BinaryFocalLoss(GAMMA) if n_classes == 2 else FocalLoss(GAMMA)
+
+
 def gamma0_loss():
     """The logistic loss as a focal loss (gamma = 0, no alpha): the built-in binary objectives' twin."""
     from boostfocal import BinaryFocalLoss
@@ -332,8 +339,6 @@ def time_pair(run, rounds: int, repeats: int, threads: Optional[int]) -> dict:
 
 def run_all(args, after_each=None) -> List[dict]:
     """Every cell of ``args``; ``after_each(results)`` is called after each cell."""
-    from boostfocal import BinaryFocalLoss, FocalLoss
-
     results = []
     start = time.perf_counter()
     for n_rows in args.rows:
@@ -342,7 +347,7 @@ def run_all(args, after_each=None) -> List[dict]:
             rounds = args.rounds or rounds_for(n_rows, task)
             n_classes = TASKS[task]
             X, y = synthetic(n_rows, n_classes)
-            loss = FocalLoss(GAMMA) if n_classes > 2 else BinaryFocalLoss(GAMMA)
+            loss = focal_loss_for(n_classes)
             for booster in args.boosters:
                 if booster == "lightgbm" and args.device != "cpu":
                     print("LightGBM runs only with --device cpu here: skipped", file=sys.stderr)

@@ -53,7 +53,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 import common
-from bench_training_speed import REPEATS, ROWS, TASKS, XGBoostRun, rounds_for, synthetic, time_pair
+from bench_training_speed import (REPEATS, ROWS, TASKS, XGBoostRun, focal_loss_for, rounds_for, synthetic,
+                                  time_pair)
 
 DEFAULT_CELLS = "binary:1000:1,binary:200000:default,multiclass10:2000000:default"
 # --cells all: bench_training_speed.py's XGBoost grid, in its order.
@@ -116,18 +117,17 @@ class HandoffFloorRun(XGBoostRun):
 
     def __init__(self, X, y, n_classes, loss, rounds: int):
         super().__init__(X, y, n_classes, loss, "cpu", chosen=("builtin", "focal", "gamma0"))
-        self.recorded: Dict[str, list] = {}
-        self.contenders = ("builtin", "focal", "replay")
-        recorded, focal_end = recorded_gradients(loss, self.focal_params, self.dtrain, rounds)
-        self.recorded["replay"] = hand_offs_of(recorded)
-        self.replay_loss = {"replay": loss}
-        self.replay_params = {"replay": self.focal_params}
+        sources = {"replay": (loss, self.focal_params)}
         if n_classes == 2:
-            self.contenders += ("replay_gamma0",)
-            recorded, _ = recorded_gradients(self.gamma0, self.gamma0_params, self.dtrain, rounds)
-            self.recorded["replay_gamma0"] = hand_offs_of(recorded)
-            self.replay_loss["replay_gamma0"] = self.gamma0
-            self.replay_params["replay_gamma0"] = self.gamma0_params
+            sources["replay_gamma0"] = (self.gamma0, self.gamma0_params)
+        # contender -> (loss, params, one hand-off per round); the focal margins after the last round.
+        self.replays: Dict[str, tuple] = {}
+        for contender, (source_loss, params) in sources.items():
+            recorded, end = recorded_gradients(source_loss, params, self.dtrain, rounds)
+            self.replays[contender] = (source_loss, params, hand_offs_of(recorded))
+            if contender == "replay":
+                focal_end = end
+        self.contenders = ("builtin", "focal", *sources)
         # The replay must grow the focal trees: same margins after the last round, bit for bit.
         replay_end = self.train("replay", rounds, None).predict(self.dtrain, output_margin=True)
         if not np.array_equal(replay_end, focal_end):
@@ -137,26 +137,24 @@ class HandoffFloorRun(XGBoostRun):
             raise AssertionError("loss.xgboost_train did not grow xgboost.train(obj=...)'s trees")
 
     def train(self, contender: str, rounds: int, threads: Optional[int]):
-        if contender not in self.recorded:
+        if contender not in self.replays:
             return super().train(contender, rounds, threads)
         from boostfocal.adapters import xgboost_train
 
+        replay_loss, params, hand_offs = self.replays[contender]
         extra = {} if threads is None else {"nthread": threads}
         return xgboost_train._train_loop(
-            replay_route(self.replay_loss[contender], self.recorded[contender]),
-            {**self.replay_params[contender], **extra}, self.dtrain, rounds, evals=[],
+            replay_route(replay_loss, hand_offs), {**params, **extra}, self.dtrain, rounds, evals=[],
             early_stopping_rounds=None, verbose_eval=False, xgb_model=None, callbacks=None,
             evals_result=None, maximize=None, features=None, missing=np.nan)
 
 
 def measure_cell(task: str, n_rows: int, setting: str, repeats: Optional[int]) -> dict:
-    from boostfocal import BinaryFocalLoss, FocalLoss
-
     n_classes = TASKS[task]
     rounds = rounds_for(n_rows, task)
     repeats = repeats or REPEATS.get(n_rows, 3)
     X, y = synthetic(n_rows, n_classes)
-    loss = FocalLoss(2.0) if n_classes > 2 else BinaryFocalLoss(2.0)
+    loss = focal_loss_for(n_classes)
     run = HandoffFloorRun(X, y, n_classes, loss, rounds)
     threads = None if setting == "default" else int(setting)
     timed = time_pair(run, rounds, repeats, threads)

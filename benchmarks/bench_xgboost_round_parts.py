@@ -25,21 +25,17 @@ from typing import Dict, List
 import numpy as np
 
 import common
-from bench_training_speed import XGBoostRun, synthetic
+from bench_training_speed import TASKS, XGBoostRun, focal_loss_for, synthetic
 from bench_xgboost_round import timed_methods
-
-TASK_CLASSES = {"multiclass7": 7, "multiclass10": 10, "binary": 2}
-
 
 def round_parts(n_rows: int, task: str, rounds: int, repeats: int) -> Dict[str, object]:
     import xgboost as xgb
 
-    from boostfocal import BinaryFocalLoss, FocalLoss
     from boostfocal.adapters import xgboost_capi, xgboost_train
 
-    n_classes = TASK_CLASSES[task]
+    n_classes = TASKS[task]
     X, y = synthetic(n_rows, n_classes)
-    loss = BinaryFocalLoss(2.0) if n_classes == 2 else FocalLoss(2.0)
+    loss = focal_loss_for(n_classes)
     run = XGBoostRun(X, y, n_classes, loss, "cpu", chosen=("builtin", "focal"))
     methods = {
         "builtin update": (xgb.Booster, "update"),
@@ -88,7 +84,7 @@ def render_markdown(payload: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="2000000", help="comma-separated row counts")
-    parser.add_argument("--task", default="multiclass10", choices=sorted(TASK_CLASSES))
+    parser.add_argument("--task", default="multiclass10", choices=sorted(TASKS))
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-hugepage-advice", action="store_true",
