@@ -26,7 +26,6 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
