@@ -45,6 +45,7 @@ from numba.extending import intrinsic
 
 from . import binary, multiclass
 from .multiclass import _float64_from_bits
+from .threads import weighted_entries
 
 # Context vector of one call, int64 slots (addresses, sizes and the bits of float64 values).
 NEXT_PIECE, N_PIECES, ROWS_PER_PIECE, N_ROWS, N_CLASSES = 0, 1, 2, 3, 4
@@ -295,8 +296,7 @@ class OpenMPTeam:
         else:
             outputs = [(loss, np.float64, (raw.shape[0],))]
         raw_ndim = 2 if kind.startswith("multiclass") else 1
-        outputs_per_row = raw.shape[1] if raw.ndim == 2 else 1
-        if raw.shape[0] * outputs_per_row * _COST_PER_ENTRY[kind] < self.from_entries:
+        if weighted_entries(raw.shape, _COST_PER_ENTRY[kind]) < self.from_entries:
             return None  # too small to pay for the team: the caller runs it by its own rules
         if kind in self._unavailable or not self._takes(labels, raw, alpha, weights, outputs, rows_per_chunk,
                                                         raw_ndim):

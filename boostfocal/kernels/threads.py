@@ -304,6 +304,13 @@ def kernel_thread_cap() -> int:
     return most if requested is None else min(requested, most)
 
 
+def weighted_entries(raw_shape, cost_per_entry=1.0) -> float:
+    """A call's size in multiclass gradient entries: rows x outputs per row x the kernel's
+    ``cost_per_entry``, for raw predictions of shape (n,) or (n, K). The size rules of the booster
+    callbacks (here) and of XGBoost's OpenMP team (openmp_team) both count this."""
+    return raw_shape[0] * (raw_shape[1] if len(raw_shape) > 1 else 1) * cost_per_entry
+
+
 def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1.0) -> int:
     """How many threads a call on raw predictions of this shape may use; 1 for the serial kernel.
 
@@ -317,7 +324,7 @@ def _parallel_threads(raw_shape, rows_per_chunk, cost_per_entry=1.0) -> int:
     most = kernel_thread_cap()
     if most <= 1:
         return 1
-    n_entries = n_rows * (raw_shape[1] if len(raw_shape) > 1 else 1) * cost_per_entry
+    n_entries = weighted_entries(raw_shape, cost_per_entry)
     # The most threads the call could get stands in for its count: asking Numba's per-thread count
     # would start the pool, which small callbacks never need.
     saved_entries = n_entries * (1.0 - 1.0 / most)
